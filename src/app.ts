@@ -1,0 +1,34 @@
+import Koa from 'koa';
+import type { Logger } from 'pino';
+import { packageManagerRoutes } from './http/routes/package-manager.ts';
+import { requestContext } from './http/middleware/request.ts';
+import { NotFoundError } from './domain/errors.ts';
+import type { EnvironmentService } from './services/environments.ts';
+import type { SessionService } from './services/sessions.ts';
+
+export interface AppDeps {
+  log: Logger;
+  sessions: SessionService;
+  environments: EnvironmentService;
+}
+
+/** The Koa application, without listen(), so that tests mount it in-process on port 0. */
+export function buildApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.silent = true;
+  app.use(requestContext(deps.log));
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 405 && ctx.body == null) {
+      ctx.status = 405;
+      ctx.body = { error: { code: 'METHOD_NOT_ALLOWED', message: `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}` } };
+    } else if (ctx.status === 404 && ctx.body == null) {
+      throw new NotFoundError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
+    }
+  });
+  for (const router of [packageManagerRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  return app;
+}

@@ -1,0 +1,156 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { ProcessorCatalog } from './catalog/catalog.ts';
+import { ConfigError, loadConfig } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { createLogger } from './logger.ts';
+import { startService } from './main.ts';
+import { openStore } from './store/open.ts';
+import type { Store } from './store/types.ts';
+
+const USAGE = `usage: procenv <command>
+  serve [--demo]                                      run the service (--demo: demo user, session and a curl line)
+  user add <userId> [--admin]                         add or update a user
+  session create <userId>                             create a session; prints only the token
+  processor share <name> <userId> --permission read|write
+  node add <code> <baseUrl> [--inactive]              register a compute node (main node)
+  node list                                           list the compute nodes
+Configuration: config/default.json, then the file named by PROCENV_CONFIG, then PROCENV_* variables.`;
+
+class UsageError extends Error {}
+
+export const DEMO_USER = 'demo';
+
+/** A session token: 32 random bytes, URL-safe. */
+export function newToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export async function createSession(store: Store, userId: string): Promise<string> {
+  const token = newToken();
+  const now = Date.now();
+  await store.saveSession({ sessionId: token, userId, loginDate: now, lastTouch: now });
+  return token;
+}
+
+async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(config);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(config: Config, demo: boolean): Promise<void> {
+  const service = await startService(config);
+  if (demo) {
+    await service.store.saveUser({ userId: DEMO_USER, role: 'USER' });
+    const token = await createSession(service.store, DEMO_USER);
+    const processors = await service.store.listProcessors();
+    const sample = processors.find((p) => p.name === 'sample_pip') ?? processors[0];
+    process.stderr.write(
+      `\nprocenv is listening on ${service.url} (node ${config.nodeCode}, ${service.store.kind} store, ${processors.length} processors)\n` +
+      `demo session token: ${token}\n` +
+      (sample ? `try: curl -s -H 'x-session-token: ${token}' '${service.url}/packageManager/listPackages?name=${sample.name}'\n\n` : '\n'),
+    );
+  }
+  const shutdown = (signal: string) => {
+    service.log.info({ signal }, 'stopping');
+    service.stop().then(() => process.exit(0), (err) => {
+      service.log.error({ err }, 'stop failed');
+      process.exit(1);
+    });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+export async function runCli(argv: string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      demo: { type: 'boolean', default: false },
+      admin: { type: 'boolean', default: false },
+      inactive: { type: 'boolean', default: false },
+      permission: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, sub, ...args] = positionals;
+  if (values.help || !command) {
+    out(USAGE);
+    return;
+  }
+  const config = loadConfig();
+  const need = (n: number) => {
+    if (args.length !== n) throw new UsageError(`"${command} ${sub}" takes ${n} argument${n === 1 ? '' : 's'}`);
+  };
+  switch (`${command} ${sub ?? ''}`.trim()) {
+    case 'serve':
+      if (sub !== undefined) throw new UsageError('serve takes no arguments');
+      return serve(config, values.demo);
+    case 'user add':
+      need(1);
+      return withStore(config, async (store) => {
+        await store.saveUser({ userId: args[0]!, role: values.admin ? 'ADMIN' : 'USER' });
+        out(`user ${args[0]} saved${values.admin ? ' (admin)' : ''}`);
+      });
+    case 'session create':
+      need(1);
+      return withStore(config, async (store) => {
+        if (!(await store.findUser(args[0]!))) throw new UsageError(`no user "${args[0]}": add it with "procenv user add ${args[0]}"`);
+        out(await createSession(store, args[0]!));
+      });
+    case 'processor share': {
+      need(2);
+      const permission = values.permission;
+      if (permission !== 'read' && permission !== 'write') throw new UsageError('--permission must be read or write');
+      return withStore(config, async (store) => {
+        const catalog = new ProcessorCatalog({ processorsDir: config.processorsDir, store, log: createLogger('silent') });
+        await catalog.scan();
+        const processor = await store.findProcessorByName(args[0]!);
+        if (!processor) throw new UsageError(`no processor "${args[0]}"`);
+        if (!(await store.findUser(args[1]!))) throw new UsageError(`no user "${args[1]}"`);
+        await store.saveSharing({
+          resourceType: 'processor', resourceId: processor.processorId, userId: args[1]!, ownerId: processor.userId,
+          permissions: permission, createdBy: 'procenv-cli', createdDate: Date.now(),
+        });
+        out(`processor ${processor.name} shared with ${args[1]} (${permission})`);
+      });
+    }
+    case 'node add': {
+      need(2);
+      let url: URL;
+      try {
+        url = new URL(args[1]!);
+      } catch {
+        throw new UsageError(`"${args[1]}" is not a URL`);
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('the base URL must be http or https');
+      return withStore(config, async (store) => {
+        await store.saveNode({ nodeCode: args[0]!, nodeBaseAddress: url.toString(), active: !values.inactive });
+        out(`node ${args[0]} saved (${url.toString()}${values.inactive ? ', inactive' : ''})`);
+      });
+    }
+    case 'node list':
+      need(0);
+      return withStore(config, async (store) => {
+        for (const node of await store.listNodes()) out(`${node.nodeCode}\t${node.nodeBaseAddress}\t${node.active ? 'active' : 'inactive'}`);
+      });
+    default:
+      throw new UsageError(`unknown command "${positionals.join(' ')}"`);
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry || process.env.PROCENV_CLI_ENTRY === '1') {
+  runCli(process.argv.slice(2)).catch((err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`procenv: ${err.message}\n`);
+    else if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) process.stderr.write(`procenv: ${(err as Error).message}\n${USAGE}\n`);
+    else process.stderr.write(`procenv: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(2);
+  });
+}

@@ -1,0 +1,40 @@
+/**
+ * The one configuration schema: every key with its type, default, environment variable and description.
+ * Files use the nested form (`{ "pip": { "indexUrl": … } }`); the loader flattens them to these dotted keys.
+ */
+export type KeyType = 'string' | 'integer' | 'boolean' | 'string[]';
+
+export interface KeySpec {
+  type: KeyType;
+  default: unknown;
+  env: string;
+  description: string;
+  /** Allowed values for a string key. */
+  oneOf?: readonly string[];
+  /** Inclusive bounds for an integer key. */
+  min?: number;
+  max?: number;
+}
+
+export const schema = {
+  host: { type: 'string', default: '127.0.0.1', env: 'PROCENV_HOST', description: 'address the HTTP server binds to' },
+  port: { type: 'integer', default: 8080, env: 'PROCENV_PORT', min: 0, max: 65535, description: 'HTTP port (0 picks a free one)' },
+  dataDir: { type: 'string', default: 'data', env: 'PROCENV_DATA_DIR', description: 'folder of the embedded store file; relative to the working directory' },
+  processorsDir: { type: 'string', default: 'processors', env: 'PROCENV_PROCESSORS_DIR', description: 'folder holding one folder per processor' },
+  nodeCode: { type: 'string', default: 'wasdi', env: 'PROCENV_NODE_CODE', description: "this node's code" },
+  mainNodeCode: { type: 'string', default: 'wasdi', env: 'PROCENV_MAIN_NODE_CODE', description: 'the code of the main node; this node is the main node when both codes are equal' },
+  store: { type: 'string', default: 'embedded', env: 'PROCENV_STORE', oneOf: ['embedded', 'mongodb'], description: 'embedded (SQLite file in dataDir) or mongodb (shared, multi-node)' },
+  mongodbUrl: { type: 'string', default: '', env: 'MONGODB_URL', description: 'MongoDB connection string, required when store is mongodb' },
+  mongodbDatabase: { type: 'string', default: 'wasdi', env: 'PROCENV_MONGODB_DATABASE', description: 'MongoDB database name' },
+  logLevel: { type: 'string', default: 'info', env: 'PROCENV_LOG_LEVEL', oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
+  sessionIdleMinutes: { type: 'integer', default: 1440, env: 'PROCENV_SESSION_IDLE_MINUTES', min: 1, max: 525600, description: 'a session unused for this long expires' },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof schema;
+
+type ValueOf<S extends KeySpec> = S['type'] extends 'integer' ? number
+  : S['type'] extends 'boolean' ? boolean
+  : S['type'] extends 'string[]' ? string[]
+  : S extends { oneOf: readonly (infer U)[] } ? U : string;
+
+export type Config = { readonly [K in ConfigKey]: ValueOf<(typeof schema)[K]> };

@@ -1,0 +1,40 @@
+/**
+ * An ENVIRONMENTUPDATE operation, stored as WASDI stores a ProcessWorkspace (`processworkspace`, reference §5.1),
+ * plus what procenv adds: the processor id, the commands (several per operation), the error and the key.
+ */
+export type OperationStatus = 'CREATED' | 'RUNNING' | 'DONE' | 'ERROR' | 'STOPPED';
+
+export const OPERATION_STATUSES: readonly OperationStatus[] = ['CREATED', 'RUNNING', 'DONE', 'ERROR', 'STOPPED'];
+export const FINAL_STATUSES: readonly OperationStatus[] = ['DONE', 'ERROR', 'STOPPED'];
+
+export interface OperationError {
+  code: string;
+  message: string;
+}
+
+export interface Operation {
+  processObjId: string;
+  operationType: 'ENVIRONMENTUPDATE';
+  processorId: string;
+  /** The processor name (WASDI's field name). */
+  productName: string;
+  /** The workspace as the caller sent it; procenv has no workspaces (`-` from the web client). */
+  workspaceId: string;
+  userId: string;
+  nodeCode: string;
+  status: OperationStatus;
+  /** Canonical update commands, run in order; empty means a refresh. */
+  commands: string[];
+  /** ms since the epoch */
+  operationTimestamp: number;
+  operationStartTimestamp?: number;
+  operationEndTimestamp?: number;
+  lastStateChangeTimestamp: number;
+  progressPerc: number;
+  idempotencyKey?: string;
+  error?: OperationError;
+}
+
+export function isFinal(status: OperationStatus): boolean {
+  return FINAL_STATUSES.includes(status);
+}

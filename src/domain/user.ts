@@ -1,0 +1,34 @@
+/** WASDI's users, sessions and resource sharings, reduced to what procenv needs (reference §8). */
+export interface User {
+  userId: string;
+  /** WASDI's application role; `ADMIN` may do everything. */
+  role: 'ADMIN' | 'USER';
+}
+
+export interface Session {
+  sessionId: string;
+  userId: string;
+  /** ms since the epoch */
+  loginDate: number;
+  /** ms since the epoch; touched when older than a minute, as WASDI does */
+  lastTouch: number;
+}
+
+export type SharingRight = 'read' | 'write';
+
+/** A row of WASDI's `userresourcepermissions` for a processor. */
+export interface Sharing {
+  resourceType: 'processor';
+  resourceId: string;
+  userId: string;
+  ownerId: string;
+  permissions: SharingRight;
+  createdBy: string;
+  createdDate: number;
+}
+
+/** The authenticated caller of a request. `internal` marks a node-to-node call (issue 4). */
+export interface Caller {
+  userId: string;
+  admin: boolean;
+}

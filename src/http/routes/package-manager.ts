@@ -1,0 +1,64 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { EnvironmentService } from '../../services/environments.ts';
+import type { SessionService } from '../../services/sessions.ts';
+import { queryParam } from '../params.ts';
+
+export interface PackageManagerDeps {
+  sessions: SessionService;
+  environments: EnvironmentService;
+}
+
+/**
+ * WASDI's `/packageManager` resource (reference §1): five GET endpoints behind `x-session-token`, with WASDI's
+ * statuses. Deviations, all documented in the README: error answers carry a JSON body; a missing or repeated
+ * required parameter is a 400; environmentupdate answers `{ processObjId }`; reset needs write permission.
+ */
+export function packageManagerRoutes({ sessions, environments }: PackageManagerDeps): Router {
+  const router = new Router({ prefix: '/packageManager' });
+  const caller = (ctx: Context) => sessions.authenticate(ctx.get('x-session-token') || undefined);
+
+  router.get('/listPackages', async (ctx) => {
+    const user = await caller(ctx);
+    const name = queryParam(ctx, 'name', { required: true });
+    ctx.type = 'application/json';
+    ctx.body = await environments.listPackagesBody(user, name);
+  });
+
+  router.get('/managerVersion', async (ctx) => {
+    const user = await caller(ctx);
+    const name = queryParam(ctx, 'name', { required: true });
+    const version = await environments.managerVersion(user, name);
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    // WASDI answers `Response.ok(null)`: 200 with an empty body when there is no snapshot (§1.3).
+    ctx.body = version === undefined ? '' : JSON.stringify(version);
+  });
+
+  router.get('/environmentActions', async (ctx) => {
+    const user = await caller(ctx);
+    const name = queryParam(ctx, 'name', { required: true });
+    ctx.body = await environments.environmentActions(user, name);
+  });
+
+  router.get('/environmentupdate', async (ctx) => {
+    const user = await caller(ctx);
+    const processorId = queryParam(ctx, 'processorId', { required: true });
+    const workspace = queryParam(ctx, 'workspace') ?? '-';
+    const updateCommand = queryParam(ctx, 'updateCommand') ?? '';
+    const { operation } = await environments.requestUpdate(user, { processorId, workspace, updateCommands: [updateCommand] });
+    ctx.body = { processObjId: operation.processObjId };
+  });
+
+  router.get('/reset', async (ctx) => {
+    const user = await caller(ctx);
+    const processorId = queryParam(ctx, 'processorId', { required: true });
+    queryParam(ctx, 'workspace');
+    await environments.reset(user, processorId);
+    ctx.status = 200;
+    ctx.type = 'application/json';
+    ctx.body = '';
+  });
+
+  return router;
+}

@@ -1,0 +1,34 @@
+import type { ManagerVersion, PackagesInfo } from '../domain/packages.ts';
+import type { ManagerKind, Processor } from '../domain/processor.ts';
+import type { UpdateCommand } from '../domain/update-command.ts';
+
+/** The environment a manager works on: a processor and its folder on this node. */
+export interface Environment {
+  processor: Processor;
+  folder: string;
+}
+
+/** How one manager call runs: cancellable, time-limited, its output kept line by line. */
+export interface RunContext {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+}
+
+/**
+ * A package manager behind one interface (as renovate's `lib/modules/manager/types.ts`): one folder per manager,
+ * chosen by processor type through the registry. Optional members are capabilities a manager may lack.
+ */
+export interface PackageManager {
+  readonly kind: ManagerKind;
+  /** `pip --version` / `conda --version`, as WASDI's PackageManagerViewModel. */
+  version(env: Environment, ctx?: RunContext): Promise<ManagerVersion>;
+  /** The content of packagesInfo.json in WASDI's form for this manager (pip: outdated+uptodate, conda: all). */
+  snapshot?(env: Environment, ctx?: RunContext): Promise<PackagesInfo>;
+  /** Runs the commands in order; throws when the manager reports a failure. */
+  apply?(env: Environment, commands: UpdateCommand[], ctx?: RunContext): Promise<void>;
+  /** Whether a package exists in the configured index; undefined when no index can be asked. */
+  packageExists?(name: string, ctx?: RunContext): Promise<boolean | undefined>;
+}
+
+export type ManagerRegistry = Partial<Record<ManagerKind, PackageManager>>;

@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ProcessorCatalog } from '../catalog/catalog.ts';
+import { readEnvActions, removeEnvActions } from '../catalog/files.ts';
+import { ForbiddenError, InvalidInputError, UnreadableFileError, WrongNodeError } from '../domain/errors.ts';
+import type { Operation } from '../domain/operation.ts';
+import type { ManagerVersion } from '../domain/packages.ts';
+import { canAccess, canWrite } from '../domain/permissions.ts';
+import { managerKindOf, type Processor } from '../domain/processor.ts';
+import { formatUpdateCommand, parseUpdateCommand } from '../domain/update-command.ts';
+import type { Caller } from '../domain/user.ts';
+import type { ManagerRegistry } from '../managers/types.ts';
+import type { Store } from '../store/types.ts';
+
+export interface UpdateRequest {
+  processorId: string;
+  workspace: string;
+  /** Raw updateCommands; an empty list (or only empty strings) is a refresh. */
+  updateCommands: string[];
+  idempotencyKey?: string;
+}
+
+/**
+ * The use cases behind WASDI's five /packageManager endpoints (reference §1), with WASDI's checks in WASDI's
+ * order so that each failure answers the status WASDI answers.
+ */
+export class EnvironmentService {
+  private readonly store: Store;
+  private readonly catalog: ProcessorCatalog;
+  private readonly managers: ManagerRegistry;
+  private readonly log: Logger;
+  readonly nodeCode: string;
+  readonly isMainNode: boolean;
+  /** Called after an operation is stored (the queue wakes up, issue 3). */
+  onOperationCreated?: (operation: Operation) => void;
+
+  constructor(options: { store: Store; catalog: ProcessorCatalog; managers: ManagerRegistry; log: Logger; nodeCode: string; isMainNode: boolean }) {
+    this.store = options.store;
+    this.catalog = options.catalog;
+    this.managers = options.managers;
+    this.log = options.log;
+    this.nodeCode = options.nodeCode;
+    this.isMainNode = options.isMainNode;
+  }
+
+  /** Access by name (§1.1-1.3): an unknown name fails the check and answers 403, as in WASDI. */
+  async processorForRead(caller: Caller, name: string): Promise<Processor> {
+    const processor = await this.store.findProcessorByName(name);
+    if (!processor || !canAccess(caller, processor, await this.sharingOf(caller, processor, 'read'))) {
+      throw new ForbiddenError('PROCESSOR_NOT_ACCESSIBLE', `processor "${name.slice(0, 80)}" does not exist or you cannot access it`);
+    }
+    return processor;
+  }
+
+  async listPackagesBody(caller: Caller, name: string): Promise<string> {
+    await this.processorForRead(caller, name);
+    const snap = this.catalog.snapshot(name);
+    switch (snap.state) {
+      case 'ok': return snap.listBody;
+      case 'missing': return '[]';
+      case 'empty': throw new UnreadableFileError('SNAPSHOT_EMPTY', 'packagesInfo.json is empty');
+      case 'unreadable': throw snap.error;
+    }
+  }
+
+  /**
+   * managerVersion (§1.3): from the snapshot; undefined (200, empty body) without one; an empty or unreadable
+   * snapshot falls back to asking the processor's package manager, and a failure there is undefined too.
+   */
+  async managerVersion(caller: Caller, name: string): Promise<ManagerVersion | undefined> {
+    const processor = await this.processorForRead(caller, name);
+    const snap = this.catalog.snapshot(name);
+    if (snap.state === 'ok') return snap.managerVersion;
+    if (snap.state === 'missing') return undefined;
+    const kind = managerKindOf(processor.type);
+    const manager = kind ? this.managers[kind] : undefined;
+    if (!manager) return undefined;
+    try {
+      return await manager.version({ processor, folder: this.catalog.folderOf(name) }, { timeoutMs: 30_000 });
+    } catch (err) {
+      this.log.warn({ processor: name, err }, 'live manager version lookup failed');
+      return undefined;
+    }
+  }
+
+  async environmentActions(caller: Caller, name: string): Promise<string[]> {
+    await this.processorForRead(caller, name);
+    if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'environmentActions is served by the main node only');
+    return readEnvActions(this.catalog.folderOf(name));
+  }
+
+  /**
+   * environmentupdate (§1.4): 400 unknown processor, 403 without write permission, 400 for a type without a
+   * package manager, 400 for an invalid command; then an ENVIRONMENTUPDATE operation is stored as CREATED.
+   */
+  async requestUpdate(caller: Caller, request: UpdateRequest): Promise<{ operation: Operation; created: boolean }> {
+    const processor = await this.store.findProcessorById(request.processorId);
+    if (!processor) throw new InvalidInputError('PROCESSOR_NOT_FOUND', `no processor with id "${request.processorId.slice(0, 80)}"`);
+    if (!canWrite(caller, processor, await this.sharingOf(caller, processor, 'write'))) {
+      throw new ForbiddenError('PROCESSOR_NOT_WRITABLE', `you cannot change processor "${processor.name}"`);
+    }
+    const kind = managerKindOf(processor.type);
+    if (!kind) throw new InvalidInputError('NO_PACKAGE_MANAGER', `processor type "${processor.type}" has no package manager`);
+    const commands = request.updateCommands.filter((c) => c !== '').map((c) => formatUpdateCommand(parseUpdateCommand(c, kind)));
+    const now = Date.now();
+    const operation: Operation = {
+      processObjId: randomUUID(),
+      operationType: 'ENVIRONMENTUPDATE',
+      processorId: processor.processorId,
+      productName: processor.name,
+      workspaceId: request.workspace,
+      userId: caller.userId,
+      nodeCode: this.nodeCode,
+      status: 'CREATED',
+      commands,
+      operationTimestamp: now,
+      lastStateChangeTimestamp: now,
+      progressPerc: 0,
+      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+    };
+    const result = await this.store.insertOperation(operation);
+    if (result.created) {
+      this.log.info({ operationId: operation.processObjId, processor: processor.name, commands }, 'operation queued');
+      this.onOperationCreated?.(result.operation);
+    }
+    return result;
+  }
+
+  /** reset (§1.5): procenv asks for write permission (WASDI asks only read); 400 off the main node. */
+  async reset(caller: Caller, processorId: string): Promise<void> {
+    const processor = await this.store.findProcessorById(processorId);
+    if (!processor || !canWrite(caller, processor, await this.sharingOf(caller, processor, 'write'))) {
+      throw new ForbiddenError('PROCESSOR_NOT_WRITABLE', `processor "${processorId.slice(0, 80)}" does not exist or you cannot change it`);
+    }
+    if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'reset is served by the main node only');
+    await removeEnvActions(this.catalog.folderOf(processor.name));
+    this.log.info({ processor: processor.name, userId: caller.userId }, 'environment history reset');
+  }
+
+  /** The caller's sharing of the processor, looked up only when the answer can change the verdict. */
+  private async sharingOf(caller: Caller, processor: Processor, need: 'read' | 'write') {
+    if (caller.admin || processor.userId === caller.userId || (need === 'read' && processor.isPublic)) return undefined;
+    return this.store.findSharing(processor.processorId, caller.userId);
+  }
+}

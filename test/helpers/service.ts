@@ -1,0 +1,50 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import got, { type Got } from 'got';
+import { createSession } from '../../src/cli.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import type { Config, ConfigKey } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/logger.ts';
+import { startService, type Service } from '../../src/main.ts';
+
+export const SAMPLES_DIR = new URL('../../processors/', import.meta.url).pathname;
+
+/** A config for tests: a fresh temp data folder, port 0 on loopback, silent logs; the sample processors copied. */
+export function testConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}): { config: Config; root: string } {
+  const root = mkdtempSync(join(tmpdir(), 'procenv-test-'));
+  const processorsDir = join(root, 'processors');
+  cpSync(SAMPLES_DIR, processorsDir, { recursive: true });
+  const config = loadConfig({
+    env: {},
+    overrides: { host: '127.0.0.1', port: 0, dataDir: join(root, 'data'), processorsDir, logLevel: 'silent', ...overrides },
+  });
+  return { config, root };
+}
+
+export interface TestService extends Service {
+  root: string;
+  /** got bound to the service, never throwing on HTTP errors, no retries. */
+  http: Got;
+  /** Creates a user (admin optional) and answers a session token for it. */
+  login(userId: string, options?: { admin?: boolean }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestService(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestService> {
+  const { config, root } = testConfig(overrides);
+  const service = await startService(config, { log: createLogger(config.logLevel) });
+  const http = got.extend({ prefixUrl: service.url, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 } });
+  return Object.assign(service, {
+    root,
+    http,
+    async login(userId: string, options: { admin?: boolean } = {}) {
+      await service.store.saveUser({ userId, role: options.admin ? 'ADMIN' : 'USER' });
+      return createSession(service.store, userId);
+    },
+    async close() {
+      await service.stop();
+      rmSync(root, { recursive: true, force: true });
+    },
+  });
+}
