@@ -33,6 +33,21 @@ export interface Operation {
   progressPerc: number;
   idempotencyKey?: string;
   error?: OperationError;
+  /** Who holds the RUNNING operation (a worker id) and until when (ms); a lapsed lease means the worker died. */
+  leaseOwner?: string;
+  leaseExpiresAt?: number;
+  /** Set just before the first package-manager process starts: a lost operation with it set cannot be re-run blindly. */
+  executionStarted?: boolean;
+  durationMs?: number;
+}
+
+/** One line of an operation's log: the package manager's output, or procenv's own notes (`procenv`). */
+export interface OperationLogLine {
+  seq: number;
+  /** ms since the epoch */
+  t: number;
+  stream: 'stdout' | 'stderr' | 'procenv';
+  line: string;
 }
 
 export function isFinal(status: OperationStatus): boolean {

@@ -1,4 +1,4 @@
-import type { Operation, OperationStatus } from '../domain/operation.ts';
+import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 
@@ -12,8 +12,14 @@ export interface Node {
 
 export interface OperationFilter {
   processorName?: string;
-  status?: OperationStatus;
+  /** One status, or any of several. */
+  status?: OperationStatus | readonly OperationStatus[];
   userId?: string;
+  nodeCode?: string;
+  /** operationTimestamp bounds, ms, inclusive. */
+  since?: number;
+  until?: number;
+  /** Default 100. */
   limit?: number;
   offset?: number;
 }
@@ -59,6 +65,23 @@ export interface Store {
    * undefined when the status had moved on (the atomic compare-and-set the queue claims with).
    */
   updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>): Promise<Operation | undefined>;
+
+  /**
+   * The queue's atomic claim: the oldest CREATED operation of `nodeCode` whose processor has no RUNNING operation
+   * becomes RUNNING, held by `owner` until `leaseUntil` (operationStartTimestamp and lastStateChangeTimestamp = now).
+   * Two workers, in one process or two on the same store, never claim the same operation, nor two operations of one
+   * processor at once. Answers undefined when nothing can be claimed.
+   */
+  claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number): Promise<Operation | undefined>;
+  /** Extends the lease of RUNNING operations still held by `owner`. */
+  renewLeases(processObjIds: readonly string[], owner: string, leaseUntil: number): Promise<void>;
+  /** RUNNING operations of `nodeCode` whose lease ended before `now` (their worker died). */
+  listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]>;
+
+  /** Appends lines to an operation's log; seq numbers are given by the store, increasing from 1. */
+  appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[]): Promise<void>;
+  /** Lines with seq > afterSeq (default 0), in order, at most `limit` (default 10,000). */
+  readOperationLog(processObjId: string, options?: { afterSeq?: number; limit?: number }): Promise<OperationLogLine[]>;
 
   close(): Promise<void>;
 }

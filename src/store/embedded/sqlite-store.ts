@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConflictError } from '../../domain/errors.ts';
-import type { Operation, OperationStatus } from '../../domain/operation.ts';
+import type { Operation, OperationLogLine, OperationStatus } from '../../domain/operation.ts';
 import type { Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
 import type { Node, OperationFilter, Store } from '../types.ts';
@@ -26,10 +26,15 @@ const MIGRATIONS: string[] = [
      productName TEXT NOT NULL,
      status TEXT NOT NULL,
      userId TEXT NOT NULL,
+     nodeCode TEXT NOT NULL,
+     operationTimestamp INTEGER NOT NULL,
+     leaseExpiresAt INTEGER,
      idempotencyKey TEXT UNIQUE,
      doc TEXT NOT NULL);
    CREATE INDEX processworkspace_product ON processworkspace (productName, seq);
-   CREATE INDEX processworkspace_status ON processworkspace (status, seq);`,
+   CREATE INDEX processworkspace_status ON processworkspace (status, nodeCode, seq);
+   CREATE TABLE operationlogs (processObjId TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL,
+     stream TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (processObjId, seq)) WITHOUT ROWID;`,
 ];
 
 export class SqliteStore implements Store {
@@ -65,10 +70,17 @@ export class SqliteStore implements Store {
       saveNode: db.prepare('INSERT INTO nodes (nodeCode, doc) VALUES (?, ?) ON CONFLICT (nodeCode) DO UPDATE SET doc = excluded.doc'),
       findNode: db.prepare('SELECT doc FROM nodes WHERE nodeCode = ?').pluck(),
       listNodes: db.prepare('SELECT doc FROM nodes ORDER BY nodeCode').pluck(),
-      insertOperation: db.prepare('INSERT INTO processworkspace (processObjId, productName, status, userId, idempotencyKey, doc) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertOperation: db.prepare('INSERT INTO processworkspace (processObjId, productName, status, userId, nodeCode, operationTimestamp, idempotencyKey, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       findOperation: db.prepare('SELECT doc FROM processworkspace WHERE processObjId = ?').pluck(),
       findOperationByKey: db.prepare('SELECT doc FROM processworkspace WHERE idempotencyKey = ?').pluck(),
-      updateOperation: db.prepare('UPDATE processworkspace SET status = ?, doc = ? WHERE processObjId = ?'),
+      updateOperation: db.prepare('UPDATE processworkspace SET status = ?, leaseExpiresAt = ?, doc = ? WHERE processObjId = ?'),
+      nextClaimable: db.prepare(`SELECT doc FROM processworkspace p WHERE p.status = 'CREATED' AND p.nodeCode = ?
+        AND NOT EXISTS (SELECT 1 FROM processworkspace r WHERE r.status = 'RUNNING' AND r.productName = p.productName)
+        ORDER BY p.seq LIMIT 1`).pluck(),
+      lapsed: db.prepare("SELECT doc FROM processworkspace WHERE status = 'RUNNING' AND nodeCode = ? AND leaseExpiresAt < ? ORDER BY seq").pluck(),
+      lastLogSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM operationlogs WHERE processObjId = ?').pluck(),
+      insertLog: db.prepare('INSERT INTO operationlogs (processObjId, seq, t, stream, line) VALUES (?, ?, ?, ?, ?)'),
+      readLog: db.prepare('SELECT seq, t, stream, line FROM operationlogs WHERE processObjId = ? AND seq > ? ORDER BY seq LIMIT ?'),
     };
   }
 
@@ -152,7 +164,7 @@ export class SqliteStore implements Store {
         if (earlier) return { operation: earlier, created: false };
       }
       this.stmts.insertOperation.run(operation.processObjId, operation.productName, operation.status, operation.userId,
-        operation.idempotencyKey ?? null, JSON.stringify(operation));
+        operation.nodeCode, operation.operationTimestamp, operation.idempotencyKey ?? null, JSON.stringify(operation));
       return { operation, created: true };
     }).immediate();
   }
@@ -163,8 +175,15 @@ export class SqliteStore implements Store {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.processorName !== undefined) { where.push('productName = ?'); args.push(filter.processorName); }
-    if (filter.status !== undefined) { where.push('status = ?'); args.push(filter.status); }
+    if (filter.status !== undefined) {
+      const statuses = typeof filter.status === 'string' ? [filter.status] : filter.status;
+      where.push(`status IN (${statuses.map(() => '?').join(', ') || 'NULL'})`);
+      args.push(...statuses);
+    }
     if (filter.userId !== undefined) { where.push('userId = ?'); args.push(filter.userId); }
+    if (filter.nodeCode !== undefined) { where.push('nodeCode = ?'); args.push(filter.nodeCode); }
+    if (filter.since !== undefined) { where.push('operationTimestamp >= ?'); args.push(filter.since); }
+    if (filter.until !== undefined) { where.push('operationTimestamp <= ?'); args.push(filter.until); }
     const sql = `SELECT doc FROM processworkspace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ? OFFSET ?`;
     args.push(filter.limit ?? 100, filter.offset ?? 0);
     return parseAll(this.db.prepare(sql).pluck().all(...args));
@@ -173,10 +192,50 @@ export class SqliteStore implements Store {
     return this.db.transaction(() => {
       const current = parse<Operation>(this.stmts.findOperation.get(processObjId));
       if (!current || !from.includes(current.status)) return undefined;
-      const next: Operation = { ...current, ...patch, processObjId };
-      this.stmts.updateOperation.run(next.status, JSON.stringify(next), processObjId);
-      return next;
+      return this.writeOperation({ ...current, ...patch, processObjId });
     }).immediate();
+  }
+
+  private writeOperation(next: Operation): Operation {
+    this.stmts.updateOperation.run(next.status, next.status === 'RUNNING' ? next.leaseExpiresAt ?? null : null, JSON.stringify(next), next.processObjId);
+    return next;
+  }
+
+  async claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number): Promise<Operation | undefined> {
+    // BEGIN IMMEDIATE takes SQLite's write lock first, so the select and the update are one step for every process.
+    return this.db.transaction(() => {
+      const candidate = parse<Operation>(this.stmts.nextClaimable.get(nodeCode));
+      if (!candidate) return undefined;
+      return this.writeOperation({
+        ...candidate, status: 'RUNNING', leaseOwner: owner, leaseExpiresAt: leaseUntil,
+        operationStartTimestamp: now, lastStateChangeTimestamp: now,
+      });
+    }).immediate();
+  }
+
+  async renewLeases(processObjIds: readonly string[], owner: string, leaseUntil: number): Promise<void> {
+    this.db.transaction(() => {
+      for (const id of processObjIds) {
+        const op = parse<Operation>(this.stmts.findOperation.get(id));
+        if (op && op.status === 'RUNNING' && op.leaseOwner === owner) this.writeOperation({ ...op, leaseExpiresAt: leaseUntil });
+      }
+    }).immediate();
+  }
+
+  async listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]> {
+    return parseAll(this.stmts.lapsed.all(nodeCode, now));
+  }
+
+  async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[]): Promise<void> {
+    if (lines.length === 0) return;
+    this.db.transaction(() => {
+      let seq = this.stmts.lastLogSeq.get(processObjId) as number;
+      for (const l of lines) this.stmts.insertLog.run(processObjId, ++seq, l.t, l.stream, l.line);
+    }).immediate();
+  }
+
+  async readOperationLog(processObjId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<OperationLogLine[]> {
+    return this.stmts.readLog.all(processObjId, options.afterSeq ?? 0, options.limit ?? 10_000) as OperationLogLine[];
   }
 
   async close(): Promise<void> {
