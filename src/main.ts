@@ -29,7 +29,7 @@ export interface Service {
  * The composition root: config → logger → store → catalog → managers → services → http. Resolves once the
  * processors folder is scanned and the server listens; `stop()` closes in the reverse order.
  */
-export async function startService(config: Config, options: { log?: Logger } = {}): Promise<Service> {
+export async function startService(config: Config, options: { log?: Logger; managerEnv?: NodeJS.ProcessEnv } = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
   const store = await openStore(config);
   const catalog = new ProcessorCatalog({ processorsDir: config.processorsDir, store, log: log.child({ component: 'catalog' }) });
@@ -39,7 +39,7 @@ export async function startService(config: Config, options: { log?: Logger } = {
     await store.close();
     throw err;
   }
-  const managers = createManagers(config);
+  const managers = createManagers(config, options.managerEnv);
   const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes });
   const environments = new EnvironmentService({
     store, catalog, managers, log: log.child({ component: 'environments' }),

@@ -28,6 +28,18 @@ export const schema = {
   mongodbDatabase: { type: 'string', default: 'wasdi', env: 'PROCENV_MONGODB_DATABASE', description: 'MongoDB database name' },
   logLevel: { type: 'string', default: 'info', env: 'PROCENV_LOG_LEVEL', oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   sessionIdleMinutes: { type: 'integer', default: 1440, env: 'PROCENV_SESSION_IDLE_MINUTES', min: 1, max: 525600, description: 'a session unused for this long expires' },
+  'queue.concurrency': { type: 'integer', default: 2, env: 'PROCENV_QUEUE_CONCURRENCY', min: 1, max: 64, description: 'operations of different processors run in parallel up to this many' },
+  'queue.commandTimeoutSeconds': { type: 'integer', default: 1800, env: 'PROCENV_COMMAND_TIMEOUT_SECONDS', min: 1, max: 86400, description: 'a package-manager command still running after this long is stopped and its operation ends ERROR' },
+  'queue.leaseSeconds': { type: 'integer', default: 15, env: 'PROCENV_QUEUE_LEASE_SECONDS', min: 1, max: 3600, description: 'a RUNNING operation whose worker has not renewed it for this long is taken as lost' },
+  'pip.python': { type: 'string', default: 'python3', env: 'PROCENV_PIP_PYTHON', description: 'interpreter that creates a processor virtual environment (a processor.json "python" wins)' },
+  'pip.venvDir': { type: 'string', default: '.venv', env: 'PROCENV_PIP_VENV_DIR', description: 'virtual environment folder, relative to the processor folder' },
+  'pip.indexUrl': { type: 'string', default: '', env: 'PROCENV_PIP_INDEX_URL', description: 'pip --index-url for every pip call (empty: pip default)' },
+  'pip.extraIndexUrls': { type: 'string[]', default: [], env: 'PROCENV_PIP_EXTRA_INDEX_URLS', description: 'pip --extra-index-url values (comma separated in the variable)' },
+  'pip.findLinks': { type: 'string[]', default: [], env: 'PROCENV_PIP_FIND_LINKS', description: 'pip --find-links values (comma separated in the variable)' },
+  'pip.noIndex': { type: 'boolean', default: false, env: 'PROCENV_PIP_NO_INDEX', description: 'pip --no-index: only find-links are used' },
+  'conda.command': { type: 'string', default: 'conda', env: 'PROCENV_CONDA_COMMAND', description: 'conda, mamba or micromamba (a name on PATH or a path)' },
+  'conda.envDir': { type: 'string', default: '.conda', env: 'PROCENV_CONDA_ENV_DIR', description: 'conda environment prefix, relative to the processor folder' },
+  'conda.channels': { type: 'string[]', default: [], env: 'PROCENV_CONDA_CHANNELS', description: 'conda -c channels for install (comma separated in the variable)' },
 } as const satisfies Record<string, KeySpec>;
 
 export type ConfigKey = keyof typeof schema;

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { Config } from '../../config/schema.ts';
 import { managerVersionFrom, type ManagerVersion } from '../../domain/packages.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 
@@ -10,6 +11,10 @@ const run = promisify(execFile);
 /** pip in the processor's virtual environment (`<folder>/.venv`). */
 export class PipManager implements PackageManager {
   readonly kind = 'pip' as const;
+
+  static fromConfig(_config: Config, _env: NodeJS.ProcessEnv): PipManager {
+    return new PipManager();
+  }
 
   pythonOf(env: Environment): string {
     return join(env.folder, '.venv', 'bin', 'python');
