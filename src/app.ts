@@ -3,13 +3,16 @@ import type { Logger } from 'pino';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
 import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
+import { operationRoutes } from './http/routes/operations.ts';
 import type { EnvironmentService } from './services/environments.ts';
+import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
 
 export interface AppDeps {
   log: Logger;
   sessions: SessionService;
   environments: EnvironmentService;
+  operations: OperationService;
 }
 
 /** The Koa application, without listen(), so that tests mount it in-process on port 0. */
@@ -26,7 +29,7 @@ export function buildApp(deps: AppDeps): Koa {
       throw new NotFoundError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
     }
   });
-  for (const router of [packageManagerRoutes(deps)]) {
+  for (const router of [packageManagerRoutes(deps), operationRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

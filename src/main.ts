@@ -7,7 +7,9 @@ import { isMainNode } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './logger.ts';
 import { createManagers } from './managers/registry.ts';
+import { OperationWorker } from './queue/worker.ts';
 import { EnvironmentService } from './services/environments.ts';
+import { OperationService } from './services/operations.ts';
 import { SessionService } from './services/sessions.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
@@ -19,6 +21,8 @@ export interface Service {
   readonly catalog: ProcessorCatalog;
   readonly sessions: SessionService;
   readonly environments: EnvironmentService;
+  readonly operations: OperationService;
+  readonly worker: OperationWorker;
   readonly server: Server;
   /** `http://host:port` as bound (port 0 resolved). */
   readonly url: string;
@@ -45,7 +49,15 @@ export async function startService(config: Config, options: { log?: Logger; mana
     store, catalog, managers, log: log.child({ component: 'environments' }),
     nodeCode: config.nodeCode, isMainNode: isMainNode(config),
   });
-  const app = buildApp({ log, sessions, environments });
+  const worker = new OperationWorker({
+    store, catalog, managers, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
+    concurrency: config['queue.concurrency'], leaseMs: config['queue.leaseSeconds'] * 1000,
+    commandTimeoutMs: config['queue.commandTimeoutSeconds'] * 1000,
+  });
+  environments.onOperationCreated = () => worker.wake();
+  const operations = new OperationService(store, environments, worker);
+  await worker.start();
+  const app = buildApp({ log, sessions, environments, operations });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -67,11 +79,12 @@ export async function startService(config: Config, options: { log?: Logger; mana
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await worker.stop();
       await catalog.stop();
       await store.close();
       log.info('stopped');
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, worker, server, url, stop };
 }

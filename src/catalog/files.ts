@@ -89,3 +89,20 @@ export function readProcessorJson(folder: string): { processor?: Processor; prob
   if (typeof o.python === 'string') processor.python = o.python;
   return { processor };
 }
+
+/**
+ * Appends a command to envActionsList.txt, dropping it when it equals the last line ("jump duplicate", reference
+ * §3.1: only consecutive duplicates), and rewrites the file atomically. Answers whether a line was added.
+ */
+export function appendEnvAction(folder: string, command: string): boolean {
+  const lines = readEnvActions(folder);
+  if (lines.at(-1) === command) return false;
+  lines.push(command);
+  writeFileAtomic(join(folder, ENV_ACTIONS), `${lines.join('\n')}\n`);
+  return true;
+}
+
+/** Writes packagesInfo.json atomically in WASDI's Java form (compact, nulls included). */
+export function writePackagesInfo(folder: string, javaForm: Record<string, unknown>): void {
+  writeFileAtomic(join(folder, PACKAGES_INFO), JSON.stringify(javaForm));
+}

@@ -38,6 +38,8 @@ export interface Operation {
   leaseExpiresAt?: number;
   /** Set just before the first package-manager process starts: a lost operation with it set cannot be re-run blindly. */
   executionStarted?: boolean;
+  /** A cancel asked while another process runs the operation; its worker sees it on its next heartbeat. */
+  cancelRequested?: boolean;
   durationMs?: number;
 }
 

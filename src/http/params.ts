@@ -22,3 +22,35 @@ export function queryParam(ctx: Context, name: string, options: { required?: boo
   }
   return value;
 }
+
+/** An integer query parameter within bounds; absent → the default. */
+export function intParam(ctx: Context, name: string, def: number, min: number, max: number): number {
+  const raw = queryParam(ctx, name);
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw)) throw new InvalidInputError('INVALID_PARAMETER', `query parameter "${name}" must be a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new InvalidInputError('INVALID_PARAMETER', `query parameter "${name}" must be between ${min} and ${max}`);
+  return n;
+}
+
+/** A time query parameter: ms since the epoch or an ISO 8601 date. */
+export function timeParam(ctx: Context, name: string): number | undefined {
+  const raw = queryParam(ctx, name);
+  if (raw === undefined || raw === '') return undefined;
+  const t = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(t)) throw new InvalidInputError('INVALID_PARAMETER', `query parameter "${name}" must be a date (ISO 8601) or ms since the epoch`);
+  return t;
+}
+
+/** A comma-separated list of allowed values. */
+export function listParam<T extends string>(ctx: Context, name: string, allowed: readonly T[]): T[] | undefined {
+  const raw = queryParam(ctx, name);
+  if (raw === undefined || raw === '') return undefined;
+  const values = raw.split(',').map((s) => s.trim());
+  for (const v of values) {
+    if (!(allowed as readonly string[]).includes(v)) {
+      throw new InvalidInputError('INVALID_PARAMETER', `query parameter "${name}" takes ${allowed.join(', ')}; got "${v.slice(0, 40)}"`);
+    }
+  }
+  return values as T[];
+}

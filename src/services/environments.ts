@@ -6,8 +6,11 @@ import { ForbiddenError, InvalidInputError, UnreadableFileError, WrongNodeError 
 import type { Operation } from '../domain/operation.ts';
 import type { ManagerVersion } from '../domain/packages.ts';
 import { canAccess, canWrite } from '../domain/permissions.ts';
-import { managerKindOf, type Processor } from '../domain/processor.ts';
-import { formatUpdateCommand, parseUpdateCommand } from '../domain/update-command.ts';
+import { managerKindOf, type ManagerKind, type Processor } from '../domain/processor.ts';
+import { formatUpdateCommand, parseUpdateCommand, type UpdateCommand } from '../domain/update-command.ts';
+
+/** A batch larger than this is refused (one operation holds the processor's queue for its whole length). */
+export const MAX_COMMANDS = 50;
 import type { Caller } from '../domain/user.ts';
 import type { ManagerRegistry } from '../managers/types.ts';
 import type { Store } from '../store/types.ts';
@@ -48,6 +51,14 @@ export class EnvironmentService {
     const processor = await this.store.findProcessorByName(name);
     if (!processor || !canAccess(caller, processor, await this.sharingOf(caller, processor, 'read'))) {
       throw new ForbiddenError('PROCESSOR_NOT_ACCESSIBLE', `processor "${name.slice(0, 80)}" does not exist or you cannot access it`);
+    }
+    return processor;
+  }
+
+  /** Write permission on a known processor (owner, shared with write, admin). */
+  async processorForWrite(caller: Caller, processor: Processor): Promise<Processor> {
+    if (!canWrite(caller, processor, await this.sharingOf(caller, processor, 'write'))) {
+      throw new ForbiddenError('PROCESSOR_NOT_WRITABLE', `you cannot change processor "${processor.name}"`);
     }
     return processor;
   }
@@ -96,12 +107,13 @@ export class EnvironmentService {
   async requestUpdate(caller: Caller, request: UpdateRequest): Promise<{ operation: Operation; created: boolean }> {
     const processor = await this.store.findProcessorById(request.processorId);
     if (!processor) throw new InvalidInputError('PROCESSOR_NOT_FOUND', `no processor with id "${request.processorId.slice(0, 80)}"`);
-    if (!canWrite(caller, processor, await this.sharingOf(caller, processor, 'write'))) {
-      throw new ForbiddenError('PROCESSOR_NOT_WRITABLE', `you cannot change processor "${processor.name}"`);
-    }
+    await this.processorForWrite(caller, processor);
     const kind = managerKindOf(processor.type);
     if (!kind) throw new InvalidInputError('NO_PACKAGE_MANAGER', `processor type "${processor.type}" has no package manager`);
-    const commands = request.updateCommands.filter((c) => c !== '').map((c) => formatUpdateCommand(parseUpdateCommand(c, kind)));
+    const parsed = request.updateCommands.filter((c) => c !== '').map((c) => parseUpdateCommand(c, kind));
+    if (parsed.length > MAX_COMMANDS) throw new InvalidInputError('TOO_MANY_COMMANDS', `at most ${MAX_COMMANDS} commands per operation`);
+    await this.checkPackagesExist(kind, parsed);
+    const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
     const operation: Operation = {
       processObjId: randomUUID(),
@@ -124,6 +136,22 @@ export class EnvironmentService {
       this.onOperationCreated?.(result.operation);
     }
     return result;
+  }
+
+  /**
+   * WASDI asks PyPI before scheduling (§4); procenv asks the configured index, when one is configured and
+   * answers: a package it says does not exist is a 400. An index that cannot be reached does not block the request.
+   */
+  private async checkPackagesExist(kind: ManagerKind, commands: UpdateCommand[]): Promise<void> {
+    const manager = this.managers[kind];
+    if (!manager?.packageExists) return;
+    for (const c of commands) {
+      if (c.action === 'removePackage') continue;
+      const exists = await manager.packageExists(c.name, { timeoutMs: 5_000 });
+      if (exists === false) {
+        throw new InvalidInputError('PACKAGE_NOT_FOUND', `package "${c.name}" is not in the configured package index`, { details: { package: c.name } });
+      }
+    }
   }
 
   /** reset (§1.5): procenv asks for write permission (WASDI asks only read); 400 off the main node. */

@@ -11,7 +11,8 @@ export interface Node {
 }
 
 export interface OperationFilter {
-  processorName?: string;
+  /** One processor, or any of several. */
+  processorName?: string | readonly string[];
   /** One status, or any of several. */
   status?: OperationStatus | readonly OperationStatus[];
   userId?: string;

@@ -174,12 +174,13 @@ export class SqliteStore implements Store {
   async listOperations(filter: OperationFilter): Promise<Operation[]> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.processorName !== undefined) { where.push('productName = ?'); args.push(filter.processorName); }
-    if (filter.status !== undefined) {
-      const statuses = typeof filter.status === 'string' ? [filter.status] : filter.status;
-      where.push(`status IN (${statuses.map(() => '?').join(', ') || 'NULL'})`);
-      args.push(...statuses);
-    }
+    const anyOf = (column: string, value: string | readonly string[]) => {
+      const values = typeof value === 'string' ? [value] : value;
+      where.push(`${column} IN (${values.map(() => '?').join(', ') || 'NULL'})`);
+      args.push(...values);
+    };
+    if (filter.processorName !== undefined) anyOf('productName', filter.processorName);
+    if (filter.status !== undefined) anyOf('status', filter.status);
     if (filter.userId !== undefined) { where.push('userId = ?'); args.push(filter.userId); }
     if (filter.nodeCode !== undefined) { where.push('nodeCode = ?'); args.push(filter.nodeCode); }
     if (filter.since !== undefined) { where.push('operationTimestamp >= ?'); args.push(filter.since); }

@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { ProcessorCatalog } from '../catalog/catalog.ts';
+import { appendEnvAction, writePackagesInfo } from '../catalog/files.ts';
+import { ProcenvError } from '../domain/errors.ts';
+import type { Operation, OperationError } from '../domain/operation.ts';
+import { toJavaForm } from '../domain/packages.ts';
+import { managerKindOf } from '../domain/processor.ts';
+import { parseUpdateCommand } from '../domain/update-command.ts';
+import type { Environment, ManagerRegistry } from '../managers/types.ts';
+import type { Store } from '../store/types.ts';
+import type { LogBuffer } from './log-buffer.ts';
+
+export interface ExecuteDeps {
+  store: Store;
+  catalog: ProcessorCatalog;
+  managers: ManagerRegistry;
+  log: Logger;
+  isMainNode: boolean;
+  commandTimeoutMs: number;
+}
+
+export interface ExecuteOutcome {
+  status: 'DONE' | 'ERROR' | 'STOPPED';
+  error?: OperationError;
+  /** The commands that succeeded, in order. */
+  applied: string[];
+}
+
+function errorOf(err: unknown): OperationError {
+  if (err instanceof ProcenvError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: (err as Error)?.message ?? String(err) };
+}
+
+/**
+ * Runs one claimed operation (WASDI's Environmentupdate.executeOperation, reference §5.2, without its failures):
+ * each command is applied by the processor's package manager and judged by the manager's own verdict; a command
+ * that succeeded is appended to envActionsList.txt (main node) at once, so the history never holds a command that
+ * failed and never misses one that ran; then packagesInfo.json is regenerated (also after a failure, since earlier
+ * commands of a batch may have changed the environment), atomically, and kept as it was when that fails.
+ */
+export async function executeOperation(deps: ExecuteDeps, op: Operation, out: LogBuffer, signal: AbortSignal,
+  onProgress: (perc: number) => void): Promise<ExecuteOutcome> {
+  const applied: string[] = [];
+  const processor = await deps.store.findProcessorById(op.processorId);
+  const folder = processor ? deps.catalog.folderOf(processor.name) : undefined;
+  if (!processor || !folder || !existsSync(folder)) {
+    return { status: 'ERROR', applied, error: { code: 'PROCESSOR_GONE', message: `processor "${op.productName}" is no longer on this node` } };
+  }
+  const kind = managerKindOf(processor.type);
+  const manager = kind ? deps.managers[kind] : undefined;
+  if (!kind || !manager?.apply || !manager.snapshot) {
+    return { status: 'ERROR', applied, error: { code: 'NO_PACKAGE_MANAGER', message: `processor type "${processor.type}" has no package manager here` } };
+  }
+  const env: Environment = { processor, folder };
+  const ctx = { signal, timeoutMs: deps.commandTimeoutMs, onLine: (stream: 'stdout' | 'stderr', line: string) => out.push(stream, line) };
+  await deps.store.updateOperation(op.processObjId, ['RUNNING'], { executionStarted: true });
+
+  let failure: OperationError | undefined;
+  let touched = false;
+  for (const [i, text] of op.commands.entries()) {
+    if (signal.aborted) break;
+    touched = true;
+    out.push('procenv', `command ${i + 1}/${op.commands.length}: ${text}`);
+    try {
+      await manager.apply(env, [parseUpdateCommand(text, kind)], ctx);
+    } catch (err) {
+      failure = errorOf(err);
+      out.push('procenv', `command failed: ${failure.message}`);
+      break;
+    }
+    applied.push(text);
+    if (deps.isMainNode && appendEnvAction(folder, text)) out.push('procenv', `recorded in envActionsList.txt: ${text}`);
+    onProgress(Math.round(((i + 1) / (op.commands.length + 1)) * 100));
+  }
+
+  if (!signal.aborted || touched) {
+    out.push('procenv', 'refreshing packagesInfo.json');
+    try {
+      // Taken even after a cancel once a command had started (it may have changed the environment), so that
+      // the file tells the truth; only a refresh-only operation can be cancelled during the refresh.
+      const info = await manager.snapshot(env, { ...ctx, signal: touched ? undefined : signal });
+      writePackagesInfo(folder, toJavaForm(info));
+      deps.catalog.invalidate(processor.name);
+      out.push('procenv', `packagesInfo.json written: ${(info.outdated?.length ?? 0) + (info.uptodate?.length ?? 0) + (info.all?.length ?? 0)} packages`);
+    } catch (err) {
+      const e = errorOf(err);
+      out.push('procenv', `packagesInfo.json kept as it was: ${e.message}`);
+      if (!failure && !signal.aborted) failure = { code: 'SNAPSHOT_FAILED', message: `the package list could not be refreshed: ${e.message}` };
+    }
+  }
+  if (signal.aborted) return { status: 'STOPPED', applied, error: { code: 'CANCELLED', message: 'the operation was cancelled' } };
+  if (failure) return { status: 'ERROR', applied, error: failure };
+  return { status: 'DONE', applied };
+}

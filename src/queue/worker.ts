@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Operation } from '../domain/operation.ts';
+import type { Store } from '../store/types.ts';
+import { executeOperation, type ExecuteDeps } from './execute.ts';
+import { LogBuffer } from './log-buffer.ts';
+
+export interface WorkerOptions extends Omit<ExecuteDeps, 'log'> {
+  log: Logger;
+  nodeCode: string;
+  concurrency: number;
+  leaseMs: number;
+  /** How often the store is polled for operations other processes queued (ms). */
+  pollMs?: number;
+}
+
+interface Running {
+  op: Operation;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * The durable queue's worker. Operations are claimed from the store (an atomic claim: at most one RUNNING per
+ * processor, oldest first, across processes), run up to `concurrency` at a time, and held by a lease renewed every
+ * third of its length. A lease that lapses means its worker died (kill -9, power loss): the operation is queued
+ * again when no package-manager process had started for it, and otherwise ends ERROR with the reason.
+ */
+export class OperationWorker {
+  readonly id: string;
+  private readonly opts: WorkerOptions;
+  private readonly store: Store;
+  private readonly log: Logger;
+  private readonly running = new Map<string, Running>();
+  private heartbeat?: NodeJS.Timeout;
+  private poller?: NodeJS.Timeout;
+  private claiming = false;
+  private again = false;
+  private stopped = true;
+  /** Called when an operation reaches a final status (fan-out reports, live events). */
+  onFinished?: (op: Operation) => void;
+  /** Called with each log line of a running operation. */
+  onLogLine?: (processObjId: string, line: { t: number; stream: string; line: string }) => void;
+
+  constructor(options: WorkerOptions) {
+    this.opts = options;
+    this.store = options.store;
+    this.log = options.log;
+    this.id = `${options.nodeCode}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.recoverLapsed();
+    const beat = Math.max(200, Math.floor(this.opts.leaseMs / 3));
+    this.heartbeat = setInterval(() => void this.beat(), beat);
+    this.poller = setInterval(() => this.wake(), this.opts.pollMs ?? 1000);
+    this.heartbeat.unref();
+    this.poller.unref();
+    this.log.info({ workerId: this.id, concurrency: this.opts.concurrency }, 'worker started');
+    this.wake();
+  }
+
+  /**
+   * Stops claiming and cancels what runs: the package-manager processes are killed and their operations end
+   * ERROR (INTERRUPTED), as after a crash but without waiting for the lease to lapse.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.heartbeat);
+    clearInterval(this.poller);
+    for (const r of this.running.values()) r.controller.abort(new Error('shutdown'));
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  /** Looks for work now (after an operation is queued or finishes). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    this.claiming = true;
+    void this.claimLoop().finally(() => {
+      this.claiming = false;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Kills a RUNNING operation this worker runs; answers false when it does not run it. */
+  cancel(processObjId: string): boolean {
+    const r = this.running.get(processObjId);
+    if (!r) return false;
+    r.controller.abort(new Error('cancelled'));
+    return true;
+  }
+
+  isRunning(processObjId: string): boolean {
+    return this.running.has(processObjId);
+  }
+
+  private async claimLoop(): Promise<void> {
+    try {
+      while (!this.stopped && this.running.size < this.opts.concurrency) {
+        const now = Date.now();
+        const op = await this.store.claimNextOperation(this.opts.nodeCode, this.id, now + this.opts.leaseMs, now);
+        if (!op) break;
+        this.launch(op);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'claiming an operation failed');
+    }
+  }
+
+  private launch(op: Operation): void {
+    const controller = new AbortController();
+    const log = this.log.child({ operationId: op.processObjId, processor: op.productName });
+    const entry: Running = { op, controller, done: Promise.resolve() };
+    this.running.set(op.processObjId, entry);
+    entry.done = this.run(op, controller, log).finally(() => {
+      this.running.delete(op.processObjId);
+      this.wake();
+    });
+  }
+
+  private async run(op: Operation, controller: AbortController, log: Logger): Promise<void> {
+    log.info({ commands: op.commands, waitedMs: (op.operationStartTimestamp ?? Date.now()) - op.operationTimestamp }, 'operation started');
+    const out = new LogBuffer(this.store, op.processObjId, log);
+    out.onLine = (line) => this.onLogLine?.(op.processObjId, line);
+    let outcome;
+    try {
+      outcome = await executeOperation({ ...this.opts, log }, op, out, controller.signal, (perc) => {
+        void this.store.updateOperation(op.processObjId, ['RUNNING'], { progressPerc: perc });
+      });
+    } catch (err) {
+      log.error({ err }, 'operation crashed');
+      outcome = { status: 'ERROR' as const, applied: [], error: { code: 'INTERNAL', message: (err as Error).message } };
+    }
+    if (outcome.status === 'STOPPED' && controller.signal.reason instanceof Error && controller.signal.reason.message === 'shutdown') {
+      outcome = { ...outcome, status: 'ERROR' as const, error: { code: 'INTERRUPTED', message: 'procenv stopped while this operation ran; the environment may be partly changed: check listPackages and run it again' } };
+    }
+    out.push('procenv', `operation ${outcome.status}${outcome.error ? `: ${outcome.error.message}` : ''}`);
+    await out.flush();
+    const end = Date.now();
+    const finished = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
+      status: outcome.status,
+      operationEndTimestamp: end,
+      lastStateChangeTimestamp: end,
+      durationMs: end - (op.operationStartTimestamp ?? end),
+      progressPerc: 100,
+      ...(outcome.error ? { error: outcome.error } : {}),
+    });
+    if (!finished) {
+      log.warn('operation left RUNNING by someone else before it ended; its result is not recorded');
+      return;
+    }
+    const level = outcome.status === 'DONE' ? 'info' : 'warn';
+    log[level]({ status: outcome.status, durationMs: finished.durationMs, code: outcome.error?.code }, 'operation finished');
+    this.onFinished?.(finished);
+  }
+
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const ids = [...this.running.keys()];
+      if (ids.length) {
+        await this.store.renewLeases(ids, this.id, Date.now() + this.opts.leaseMs);
+        // A cancel asked through another process on the same store is seen here.
+        for (const id of ids) {
+          const op = await this.store.findOperation(id);
+          if (op?.cancelRequested) this.cancel(id);
+        }
+      }
+      await this.recoverLapsed();
+    } catch (err) {
+      this.log.warn({ err }, 'worker heartbeat failed');
+    }
+  }
+
+  /** Operations whose worker died: queued again if nothing ran yet, otherwise ERROR with the reason. */
+  private async recoverLapsed(): Promise<void> {
+    const now = Date.now();
+    for (const op of await this.store.listLapsedOperations(this.opts.nodeCode, now)) {
+      if (this.running.has(op.processObjId)) continue;
+      if (!op.executionStarted) {
+        const requeued = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
+          status: 'CREATED', leaseOwner: undefined, leaseExpiresAt: undefined, lastStateChangeTimestamp: now,
+        });
+        if (requeued) this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation queued again (it had not started)');
+        continue;
+      }
+      const failed = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
+        status: 'ERROR', operationEndTimestamp: now, lastStateChangeTimestamp: now, progressPerc: 100,
+        durationMs: now - (op.operationStartTimestamp ?? now),
+        error: { code: 'INTERRUPTED', message: 'the worker running this operation stopped (procenv was killed or crashed); the environment may be partly changed: check listPackages and run it again' },
+      });
+      if (failed) {
+        await this.store.appendOperationLog(op.processObjId, [{ t: now, stream: 'procenv', line: `operation ERROR: ${failed.error!.message}` }]);
+        this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation ended ERROR');
+        this.onFinished?.(failed);
+      }
+    }
+    this.wake();
+  }
+}
