@@ -3,12 +3,13 @@ import type { Logger } from 'pino';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
 import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
+import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { operationRoutes } from './http/routes/operations.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
 
-export interface AppDeps {
+export interface AppDeps extends ClusterRoutesDeps {
   log: Logger;
   sessions: SessionService;
   environments: EnvironmentService;
@@ -29,7 +30,7 @@ export function buildApp(deps: AppDeps): Koa {
       throw new NotFoundError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
     }
   });
-  for (const router of [packageManagerRoutes(deps), operationRoutes(deps)]) {
+  for (const router of [packageManagerRoutes(deps), operationRoutes(deps), clusterRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

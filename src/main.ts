@@ -7,6 +7,11 @@ import { isMainNode } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './logger.ts';
 import { createManagers } from './managers/registry.ts';
+import { FanoutService } from './nodes/fanout.ts';
+import { PeerClient } from './nodes/peer-client.ts';
+import { Reporter } from './nodes/reporter.ts';
+import { ClusterStatus } from './nodes/status.ts';
+import { SyncService } from './nodes/sync.ts';
 import { OperationWorker } from './queue/worker.ts';
 import { EnvironmentService } from './services/environments.ts';
 import { OperationService } from './services/operations.ts';
@@ -23,6 +28,10 @@ export interface Service {
   readonly environments: EnvironmentService;
   readonly operations: OperationService;
   readonly worker: OperationWorker;
+  /** Main node: the fan-out to compute nodes. */
+  readonly fanout?: FanoutService;
+  /** Compute node with a main URL: the convergence with the main node's history. */
+  readonly sync?: SyncService;
   readonly server: Server;
   /** `http://host:port` as bound (port 0 resolved). */
   readonly url: string;
@@ -44,7 +53,7 @@ export async function startService(config: Config, options: { log?: Logger; mana
     throw err;
   }
   const managers = createManagers(config, options.managerEnv);
-  const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes });
+  const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes, clusterKey: config.clusterKey });
   const environments = new EnvironmentService({
     store, catalog, managers, log: log.child({ component: 'environments' }),
     nodeCode: config.nodeCode, isMainNode: isMainNode(config),
@@ -54,10 +63,33 @@ export async function startService(config: Config, options: { log?: Logger; mana
     concurrency: config['queue.concurrency'], leaseMs: config['queue.leaseSeconds'] * 1000,
     commandTimeoutMs: config['queue.commandTimeoutSeconds'] * 1000,
   });
-  environments.onOperationCreated = () => worker.wake();
+  const main = isMainNode(config);
+  const peer = new PeerClient({ nodeCode: config.nodeCode, clusterKey: config.clusterKey, timeoutMs: config['cluster.requestTimeoutMs'] });
+  const clusterLog = log.child({ component: 'cluster' });
+  const fanout = main ? new FanoutService({
+    store, peer, log: clusterLog, nodeCode: config.nodeCode, concurrency: config['cluster.concurrency'],
+    retryBaseMs: config['cluster.retryBaseMs'], retryMaxMs: config['cluster.retryMaxMs'],
+    deadlineMs: config['cluster.deliveryDeadlineSeconds'] * 1000,
+  }) : undefined;
+  const followsMain = !main && config.mainUrl !== '' && config.clusterKey !== '';
+  if (!main && !followsMain) clusterLog.warn('compute node without mainUrl and clusterKey: it will not converge with the main node');
+  const sync = followsMain ? new SyncService({
+    store, environments, peer, log: clusterLog, mainUrl: config.mainUrl, intervalMs: config['cluster.syncIntervalSeconds'] * 1000,
+  }) : undefined;
+  const reporter = followsMain ? new Reporter(peer, config.mainUrl, config.nodeCode, clusterLog) : undefined;
+  environments.onOperationCreated = (op) => {
+    worker.wake();
+    if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+  };
+  worker.onFinished = (op) => {
+    if (reporter && op.origin) void reporter.report(op);
+    sync?.onOperationFinished(op);
+  };
   const operations = new OperationService(store, environments, worker);
+  const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments }) : undefined;
   await worker.start();
-  const app = buildApp({ log, sessions, environments, operations });
+  await fanout?.start();
+  const app = buildApp({ log, sessions, environments, operations, store, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -70,7 +102,9 @@ export async function startService(config: Config, options: { log?: Logger; mana
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
-  log.info({ url, nodeCode: config.nodeCode, mainNode: isMainNode(config), store: store.kind }, 'listening');
+  log.info({ url, nodeCode: config.nodeCode, mainNode: main, store: store.kind }, 'listening');
+  // Converging needs this node's own API up (the main node asks it where it stands), so it starts last.
+  await sync?.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -79,6 +113,8 @@ export async function startService(config: Config, options: { log?: Logger; mana
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await sync?.stop();
+      await fanout?.stop();
       await worker.stop();
       await catalog.stop();
       await store.close();
@@ -86,5 +122,5 @@ export async function startService(config: Config, options: { log?: Logger; mana
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, worker, server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

@@ -121,6 +121,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (out.store === 'mongodb' && !out.mongodbUrl) problems.push('mongodbUrl: required when store is mongodb (set MONGODB_URL)');
   if (typeof out.nodeCode === 'string' && out.nodeCode.trim() === '') problems.push('nodeCode: must not be empty');
+  if (typeof out.mainUrl === 'string' && out.mainUrl !== '' && !/^https?:\/\/[^\s/]+/.test(out.mainUrl)) problems.push(`mainUrl: must be an http(s) URL, got ${JSON.stringify(out.mainUrl)}`);
+  if (typeof out.clusterKey === 'string' && out.clusterKey !== '' && out.clusterKey.length < 16) problems.push('clusterKey: must be at least 16 characters');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(out) as Config;
 }

@@ -38,3 +38,6 @@ export class ConflictError extends ProcenvError {}
 
 /** A processor file exists but cannot be read as what it should be (WASDI answers these with 500). */
 export class UnreadableFileError extends ProcenvError {}
+
+/** A node-to-node request came back to a node it already passed through, or to the main node. */
+export class LoopDetectedError extends ProcenvError {}

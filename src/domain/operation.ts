@@ -41,6 +41,10 @@ export interface Operation {
   /** A cancel asked while another process runs the operation; its worker sees it on its next heartbeat. */
   cancelRequested?: boolean;
   durationMs?: number;
+  /** Compute node: the main node's operation this one was delivered for. */
+  origin?: { nodeCode: string; operationId: string };
+  /** Compute node: a catch-up operation applying lines [from, to) of the main node's history `epoch`. */
+  sync?: { epoch: string; from: number; to: number };
 }
 
 /** One line of an operation's log: the package manager's output, or procenv's own notes (`procenv`). */

@@ -27,8 +27,10 @@ export interface Sharing {
   createdDate: number;
 }
 
-/** The authenticated caller of a request. `internal` marks a node-to-node call (issue 4). */
+/** The authenticated caller of a request. */
 export interface Caller {
   userId: string;
   admin: boolean;
+  /** A node-to-node call authenticated by the cluster key; `via` lists the nodes it passed through. */
+  internal?: { via: string[]; originOperationId?: string };
 }

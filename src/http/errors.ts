@@ -1,5 +1,5 @@
 import {
-  ConflictError, ForbiddenError, InvalidInputError, NotFoundError, ProcenvError, UnauthenticatedError,
+  ConflictError, ForbiddenError, InvalidInputError, LoopDetectedError, NotFoundError, ProcenvError, UnauthenticatedError,
   UnreadableFileError, WrongNodeError,
 } from '../domain/errors.ts';
 
@@ -15,6 +15,7 @@ const STATUS_BY_CLASS: [new (...args: never[]) => ProcenvError, number][] = [
   [NotFoundError, 404],
   [ConflictError, 409],
   [UnreadableFileError, 500],
+  [LoopDetectedError, 508],
 ];
 
 export interface ErrorAnswer {

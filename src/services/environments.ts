@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
 import { readEnvActions, removeEnvActions } from '../catalog/files.ts';
-import { ForbiddenError, InvalidInputError, UnreadableFileError, WrongNodeError } from '../domain/errors.ts';
+import { ForbiddenError, InvalidInputError, LoopDetectedError, UnreadableFileError, WrongNodeError } from '../domain/errors.ts';
 import type { Operation } from '../domain/operation.ts';
 import type { ManagerVersion } from '../domain/packages.ts';
 import { canAccess, canWrite } from '../domain/permissions.ts';
@@ -21,6 +21,8 @@ export interface UpdateRequest {
   /** Raw updateCommands; an empty list (or only empty strings) is a refresh. */
   updateCommands: string[];
   idempotencyKey?: string;
+  /** Compute node: a catch-up operation (set by the sync service). */
+  sync?: Operation['sync'];
 }
 
 /**
@@ -94,10 +96,10 @@ export class EnvironmentService {
     }
   }
 
-  async environmentActions(caller: Caller, name: string): Promise<string[]> {
+  async environmentActions(caller: Caller, name: string): Promise<{ lines: string[]; epoch: string }> {
     await this.processorForRead(caller, name);
     if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'environmentActions is served by the main node only');
-    return readEnvActions(this.catalog.folderOf(name));
+    return { lines: readEnvActions(this.catalog.folderOf(name)), epoch: await this.store.findHistoryEpoch(name) };
   }
 
   /**
@@ -105,6 +107,10 @@ export class EnvironmentService {
    * package manager, 400 for an invalid command; then an ENVIRONMENTUPDATE operation is stored as CREATED.
    */
   async requestUpdate(caller: Caller, request: UpdateRequest): Promise<{ operation: Operation; created: boolean }> {
+    const via = caller.internal?.via ?? [];
+    if (via.includes(this.nodeCode) || (this.isMainNode && via.length > 0)) {
+      throw new LoopDetectedError('FORWARDING_LOOP', `this request already passed through ${via.join(', ')}; ${this.isMainNode ? 'the main node does not take forwarded changes' : 'it is not taken twice'}`);
+    }
     const processor = await this.store.findProcessorById(request.processorId);
     if (!processor) throw new InvalidInputError('PROCESSOR_NOT_FOUND', `no processor with id "${request.processorId.slice(0, 80)}"`);
     await this.processorForWrite(caller, processor);
@@ -112,7 +118,8 @@ export class EnvironmentService {
     if (!kind) throw new InvalidInputError('NO_PACKAGE_MANAGER', `processor type "${processor.type}" has no package manager`);
     const parsed = request.updateCommands.filter((c) => c !== '').map((c) => parseUpdateCommand(c, kind));
     if (parsed.length > MAX_COMMANDS) throw new InvalidInputError('TOO_MANY_COMMANDS', `at most ${MAX_COMMANDS} commands per operation`);
-    await this.checkPackagesExist(kind, parsed);
+    // A forwarded change was checked by the main node; the compute node's own index may differ.
+    if (!caller.internal) await this.checkPackagesExist(kind, parsed);
     const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
     const operation: Operation = {
@@ -129,7 +136,14 @@ export class EnvironmentService {
       lastStateChangeTimestamp: now,
       progressPerc: 0,
       ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+      ...(request.sync ? { sync: request.sync } : {}),
     };
+    const origin = caller.internal?.originOperationId;
+    if (origin !== undefined && via.length > 0) {
+      // A delivery sent again (its answer was lost) finds the operation the first one created.
+      operation.origin = { nodeCode: via.at(-1)!, operationId: origin };
+      operation.idempotencyKey = `origin:${via.at(-1)}:${origin}`;
+    }
     const result = await this.store.insertOperation(operation);
     if (result.created) {
       this.log.info({ operationId: operation.processObjId, processor: processor.name, commands }, 'operation queued');
@@ -162,6 +176,8 @@ export class EnvironmentService {
     }
     if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'reset is served by the main node only');
     await removeEnvActions(this.catalog.folderOf(processor.name));
+    // Compute nodes see the new epoch and start over at line 0 without re-applying the old lines.
+    await this.store.newHistoryEpoch(processor.name);
     this.log.info({ processor: processor.name, userId: caller.userId }, 'environment history reset');
   }
 

@@ -45,6 +45,14 @@ export class OperationService {
     return op;
   }
 
+  /** Main node: the per-node results of an operation's fan-out. */
+  async deliveriesOf(processObjId: string) {
+    return (await this.store.listDeliveries({ operationId: processObjId })).map((d) => ({
+      nodeCode: d.nodeCode, state: d.state, attempts: d.attempts, updatedAt: d.updatedAt,
+      ...(d.lastError ? { lastError: d.lastError } : {}), ...(d.remoteOperationId ? { remoteOperationId: d.remoteOperationId } : {}),
+    }));
+  }
+
   async list(caller: Caller, query: ListQuery): Promise<Operation[]> {
     const filter: OperationFilter = { limit: query.limit, offset: query.offset };
     if (query.status?.length) filter.status = query.status;

@@ -1,4 +1,5 @@
 import { UnauthenticatedError } from '../domain/errors.ts';
+import { CLUSTER_KEY_HEADER, keysMatch, ORIGIN_OPERATION_HEADER, parseVia, USER_HEADER, VIA_HEADER } from '../nodes/cluster-headers.ts';
 import type { Caller } from '../domain/user.ts';
 import type { Store } from '../store/types.ts';
 
@@ -12,11 +13,32 @@ export class SessionService {
   private readonly store: Store;
   private readonly idleMs: number;
   private readonly now: () => number;
+  private readonly clusterKey: string;
 
-  constructor(options: { store: Store; sessionIdleMinutes: number; now?: () => number }) {
+  constructor(options: { store: Store; sessionIdleMinutes: number; clusterKey?: string; now?: () => number }) {
     this.store = options.store;
     this.idleMs = options.sessionIdleMinutes * 60_000;
+    this.clusterKey = options.clusterKey ?? '';
     this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * A request's caller: a node-to-node call with the cluster key (acting for the user it names, with every
+   * right, since the main node checked them), or a user session. A wrong cluster key is a 401, never a fallback.
+   */
+  async authenticateRequest(header: (name: string) => string): Promise<Caller> {
+    const key = header(CLUSTER_KEY_HEADER);
+    if (key) {
+      if (!this.clusterKey || !keysMatch(key, this.clusterKey)) throw new UnauthenticatedError('the cluster key is not valid here');
+      const user = header(USER_HEADER);
+      const origin = header(ORIGIN_OPERATION_HEADER);
+      return {
+        userId: user && user.length <= 200 ? user : 'procenv-cluster',
+        admin: true,
+        internal: { via: parseVia(header(VIA_HEADER)), ...(origin ? { originOperationId: origin } : {}) },
+      };
+    }
+    return this.authenticate(header('x-session-token') || undefined);
   }
 
   async authenticate(token: string | undefined): Promise<Caller> {

@@ -1,3 +1,4 @@
+import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
@@ -83,6 +84,22 @@ export interface Store {
   appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[]): Promise<void>;
   /** Lines with seq > afterSeq (default 0), in order, at most `limit` (default 10,000). */
   readOperationLog(processObjId: string, options?: { afterSeq?: number; limit?: number }): Promise<OperationLogLine[]>;
+
+  /** Main node: stores new deliveries (one per operation and node); an existing pair is left as it is. */
+  insertDeliveries(deliveries: readonly Delivery[]): Promise<void>;
+  /** Oldest first. */
+  listDeliveries(filter: DeliveryFilter): Promise<Delivery[]>;
+  /** Applies `patch` while the delivery's state is one of `from`; answers the updated delivery or undefined. */
+  updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined>;
+
+  /** Main node: the id of a processor's current history epoch ('0' until the first reset). */
+  findHistoryEpoch(processorName: string): Promise<string>;
+  /** Main node: starts a new history epoch (reset) and answers its id. */
+  newHistoryEpoch(processorName: string): Promise<string>;
+
+  /** Compute node: where this node stands in a processor's history on the main node. */
+  findSyncState(processorName: string): Promise<SyncState | undefined>;
+  saveSyncState(state: SyncState): Promise<void>;
 
   close(): Promise<void>;
 }

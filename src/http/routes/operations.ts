@@ -46,7 +46,7 @@ function commandsOf(body: unknown): { commands: string[]; workspace: string } {
 /** procenv's JSON operation API (issue "ENVIRONMENTUPDATE for real"). */
 export function operationRoutes({ sessions, operations }: OperationRoutesDeps): Router {
   const router = new Router();
-  const caller = (ctx: Context) => sessions.authenticate(ctx.get('x-session-token') || undefined);
+  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' });
 
   router.get('/operations', async (ctx) => {
@@ -57,7 +57,9 @@ export function operationRoutes({ sessions, operations }: OperationRoutesDeps): 
   });
 
   router.get('/operations/:id', async (ctx) => {
-    ctx.body = viewOf(await operations.get(await caller(ctx), ctx.params.id!));
+    const op = await operations.get(await caller(ctx), ctx.params.id!);
+    const nodes = await operations.deliveriesOf(op.processObjId);
+    ctx.body = { ...viewOf(op), ...(nodes.length ? { nodes } : {}) };
   });
 
   router.get('/operations/:id/log', async (ctx) => {

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { EnvironmentService } from '../../services/environments.ts';
 import type { SessionService } from '../../services/sessions.ts';
+import { HISTORY_EPOCH_HEADER } from '../../nodes/cluster-headers.ts';
 import { queryParam } from '../params.ts';
 
 export interface PackageManagerDeps {
@@ -16,7 +17,7 @@ export interface PackageManagerDeps {
  */
 export function packageManagerRoutes({ sessions, environments }: PackageManagerDeps): Router {
   const router = new Router({ prefix: '/packageManager' });
-  const caller = (ctx: Context) => sessions.authenticate(ctx.get('x-session-token') || undefined);
+  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
 
   router.get('/listPackages', async (ctx) => {
     const user = await caller(ctx);
@@ -38,15 +39,19 @@ export function packageManagerRoutes({ sessions, environments }: PackageManagerD
   router.get('/environmentActions', async (ctx) => {
     const user = await caller(ctx);
     const name = queryParam(ctx, 'name', { required: true });
-    ctx.body = await environments.environmentActions(user, name);
+    const { lines, epoch } = await environments.environmentActions(user, name);
+    ctx.set(HISTORY_EPOCH_HEADER, epoch);
+    ctx.body = lines;
   });
 
   router.get('/environmentupdate', async (ctx) => {
     const user = await caller(ctx);
     const processorId = queryParam(ctx, 'processorId', { required: true });
     const workspace = queryParam(ctx, 'workspace') ?? '-';
-    const updateCommand = queryParam(ctx, 'updateCommand') ?? '';
-    const { operation } = await environments.requestUpdate(user, { processorId, workspace, updateCommands: [updateCommand] });
+    // A node-to-node delivery of a batch repeats updateCommand, in order; a user's call gives one at most.
+    const given = ctx.query.updateCommand;
+    const updateCommands = user.internal && Array.isArray(given) ? given : [queryParam(ctx, 'updateCommand') ?? ''];
+    const { operation } = await environments.requestUpdate(user, { processorId, workspace, updateCommands });
     ctx.body = { processObjId: operation.processObjId };
   });
 

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConflictError } from '../../domain/errors.ts';
+import type { Delivery, DeliveryFilter, SyncState } from '../../domain/cluster.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../../domain/operation.ts';
 import type { Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
@@ -34,7 +36,12 @@ const MIGRATIONS: string[] = [
    CREATE INDEX processworkspace_product ON processworkspace (productName, seq);
    CREATE INDEX processworkspace_status ON processworkspace (status, nodeCode, seq);
    CREATE TABLE operationlogs (processObjId TEXT NOT NULL, seq INTEGER NOT NULL, t INTEGER NOT NULL,
-     stream TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (processObjId, seq)) WITHOUT ROWID;`,
+     stream TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (processObjId, seq)) WITHOUT ROWID;
+   CREATE TABLE deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, operationId TEXT NOT NULL, nodeCode TEXT NOT NULL,
+     state TEXT NOT NULL, nextAttemptAt INTEGER NOT NULL, doc TEXT NOT NULL, UNIQUE (operationId, nodeCode));
+   CREATE INDEX deliveries_due ON deliveries (state, nextAttemptAt);
+   CREATE TABLE historyepochs (processorName TEXT PRIMARY KEY, epoch TEXT NOT NULL);
+   CREATE TABLE syncstates (processorName TEXT PRIMARY KEY, doc TEXT NOT NULL);`,
 ];
 
 export class SqliteStore implements Store {
@@ -70,16 +77,23 @@ export class SqliteStore implements Store {
       saveNode: db.prepare('INSERT INTO nodes (nodeCode, doc) VALUES (?, ?) ON CONFLICT (nodeCode) DO UPDATE SET doc = excluded.doc'),
       findNode: db.prepare('SELECT doc FROM nodes WHERE nodeCode = ?').pluck(),
       listNodes: db.prepare('SELECT doc FROM nodes ORDER BY nodeCode').pluck(),
-      insertOperation: db.prepare('INSERT INTO processworkspace (processObjId, productName, status, userId, nodeCode, operationTimestamp, idempotencyKey, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertOperation: db.prepare('INSERT INTO processworkspace (processObjId, productName, status, userId, nodeCode, operationTimestamp, leaseExpiresAt, idempotencyKey, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       findOperation: db.prepare('SELECT doc FROM processworkspace WHERE processObjId = ?').pluck(),
       findOperationByKey: db.prepare('SELECT doc FROM processworkspace WHERE idempotencyKey = ?').pluck(),
       updateOperation: db.prepare('UPDATE processworkspace SET status = ?, leaseExpiresAt = ?, doc = ? WHERE processObjId = ?'),
       nextClaimable: db.prepare(`SELECT doc FROM processworkspace p WHERE p.status = 'CREATED' AND p.nodeCode = ?
         AND NOT EXISTS (SELECT 1 FROM processworkspace r WHERE r.status = 'RUNNING' AND r.productName = p.productName)
-        ORDER BY p.seq LIMIT 1`).pluck(),
+        ORDER BY p.operationTimestamp, p.seq LIMIT 1`).pluck(),
       lapsed: db.prepare("SELECT doc FROM processworkspace WHERE status = 'RUNNING' AND nodeCode = ? AND leaseExpiresAt < ? ORDER BY seq").pluck(),
       lastLogSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM operationlogs WHERE processObjId = ?').pluck(),
       insertLog: db.prepare('INSERT INTO operationlogs (processObjId, seq, t, stream, line) VALUES (?, ?, ?, ?, ?)'),
+      insertDelivery: db.prepare('INSERT INTO deliveries (operationId, nodeCode, state, nextAttemptAt, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT (operationId, nodeCode) DO NOTHING'),
+      findDelivery: db.prepare('SELECT doc FROM deliveries WHERE operationId = ? AND nodeCode = ?').pluck(),
+      updateDelivery: db.prepare('UPDATE deliveries SET state = ?, nextAttemptAt = ?, doc = ? WHERE operationId = ? AND nodeCode = ?'),
+      findEpoch: db.prepare('SELECT epoch FROM historyepochs WHERE processorName = ?').pluck(),
+      saveEpoch: db.prepare('INSERT INTO historyepochs (processorName, epoch) VALUES (?, ?) ON CONFLICT (processorName) DO UPDATE SET epoch = excluded.epoch'),
+      findSyncState: db.prepare('SELECT doc FROM syncstates WHERE processorName = ?').pluck(),
+      saveSyncState: db.prepare('INSERT INTO syncstates (processorName, doc) VALUES (?, ?) ON CONFLICT (processorName) DO UPDATE SET doc = excluded.doc'),
       readLog: db.prepare('SELECT seq, t, stream, line FROM operationlogs WHERE processObjId = ? AND seq > ? ORDER BY seq LIMIT ?'),
     };
   }
@@ -164,7 +178,8 @@ export class SqliteStore implements Store {
         if (earlier) return { operation: earlier, created: false };
       }
       this.stmts.insertOperation.run(operation.processObjId, operation.productName, operation.status, operation.userId,
-        operation.nodeCode, operation.operationTimestamp, operation.idempotencyKey ?? null, JSON.stringify(operation));
+        operation.nodeCode, operation.operationTimestamp, operation.status === 'RUNNING' ? operation.leaseExpiresAt ?? null : null,
+        operation.idempotencyKey ?? null, JSON.stringify(operation));
       return { operation, created: true };
     }).immediate();
   }
@@ -185,7 +200,7 @@ export class SqliteStore implements Store {
     if (filter.nodeCode !== undefined) { where.push('nodeCode = ?'); args.push(filter.nodeCode); }
     if (filter.since !== undefined) { where.push('operationTimestamp >= ?'); args.push(filter.since); }
     if (filter.until !== undefined) { where.push('operationTimestamp <= ?'); args.push(filter.until); }
-    const sql = `SELECT doc FROM processworkspace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ? OFFSET ?`;
+    const sql = `SELECT doc FROM processworkspace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY operationTimestamp DESC, seq DESC LIMIT ? OFFSET ?`;
     args.push(filter.limit ?? 100, filter.offset ?? 0);
     return parseAll(this.db.prepare(sql).pluck().all(...args));
   }
@@ -237,6 +252,55 @@ export class SqliteStore implements Store {
 
   async readOperationLog(processObjId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<OperationLogLine[]> {
     return this.stmts.readLog.all(processObjId, options.afterSeq ?? 0, options.limit ?? 10_000) as OperationLogLine[];
+  }
+
+  async insertDeliveries(deliveries: readonly Delivery[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const d of deliveries) this.stmts.insertDelivery.run(d.operationId, d.nodeCode, d.state, d.nextAttemptAt, JSON.stringify(d));
+    }).immediate();
+  }
+
+  async listDeliveries(filter: DeliveryFilter): Promise<Delivery[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.operationId !== undefined) { where.push('operationId = ?'); args.push(filter.operationId); }
+    if (filter.nodeCode !== undefined) { where.push('nodeCode = ?'); args.push(filter.nodeCode); }
+    if (filter.states !== undefined) {
+      where.push(`state IN (${filter.states.map(() => '?').join(', ') || 'NULL'})`);
+      args.push(...filter.states);
+    }
+    if (filter.dueBefore !== undefined) { where.push("state = 'pending' AND nextAttemptAt <= ?"); args.push(filter.dueBefore); }
+    const sql = `SELECT doc FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+    args.push(filter.limit ?? 10_000);
+    return parseAll(this.db.prepare(sql).pluck().all(...args));
+  }
+
+  async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined> {
+    return this.db.transaction(() => {
+      const current = parse<Delivery>(this.stmts.findDelivery.get(operationId, nodeCode));
+      if (!current || !from.includes(current.state)) return undefined;
+      const next: Delivery = { ...current, ...patch, operationId, nodeCode };
+      this.stmts.updateDelivery.run(next.state, next.nextAttemptAt, JSON.stringify(next), operationId, nodeCode);
+      return next;
+    }).immediate();
+  }
+
+  async findHistoryEpoch(processorName: string): Promise<string> {
+    return (this.stmts.findEpoch.get(processorName) as string | undefined) ?? '0';
+  }
+
+  async newHistoryEpoch(processorName: string): Promise<string> {
+    const epoch = randomUUID();
+    this.stmts.saveEpoch.run(processorName, epoch);
+    return epoch;
+  }
+
+  async findSyncState(processorName: string): Promise<SyncState | undefined> {
+    return parse(this.stmts.findSyncState.get(processorName));
+  }
+
+  async saveSyncState(state: SyncState): Promise<void> {
+    this.stmts.saveSyncState.run(state.processorName, JSON.stringify(state));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,75 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../../domain/errors.ts';
+import type { Caller } from '../../domain/user.ts';
+import type { FanoutService } from '../../nodes/fanout.ts';
+import type { ClusterStatus } from '../../nodes/status.ts';
+import type { SyncService } from '../../nodes/sync.ts';
+import type { SessionService } from '../../services/sessions.ts';
+import type { Store } from '../../store/types.ts';
+
+export interface ClusterRoutesDeps {
+  sessions: SessionService;
+  store: Store;
+  nodeCode: string;
+  status?: ClusterStatus;
+  fanout?: FanoutService;
+  sync?: SyncService;
+}
+
+/**
+ * The cluster's routes. For people: GET /nodes and GET /processors/:name/nodes (main node). For nodes only
+ * (cluster key): /cluster/ping, a compute node's sync position, and the report of a delivered change.
+ */
+export function clusterRoutes(deps: ClusterRoutesDeps): Router {
+  const router = new Router();
+  const caller = (ctx: Context) => deps.sessions.authenticateRequest((name) => ctx.get(name));
+  const internal = async (ctx: Context): Promise<Caller> => {
+    const c = await caller(ctx);
+    if (!c.internal) throw new ForbiddenError('CLUSTER_ONLY', 'this route is for node-to-node calls (cluster key)');
+    return c;
+  };
+  const absent = (what: string) => new NotFoundError('NOT_ON_THIS_NODE', `${what} is not served by this node`);
+
+  router.get('/nodes', async (ctx) => {
+    await caller(ctx);
+    if (!deps.status) throw absent('the node list');
+    ctx.body = await deps.status.nodes();
+  });
+
+  router.get('/processors/:name/nodes', async (ctx) => {
+    const user = await caller(ctx);
+    if (!deps.status) throw absent('the node status');
+    ctx.body = await deps.status.processorNodes(user, ctx.params.name!);
+  });
+
+  router.get('/cluster/ping', async (ctx) => {
+    await internal(ctx);
+    ctx.body = { nodeCode: deps.nodeCode };
+  });
+
+  router.get('/cluster/processors/:name/sync', async (ctx) => {
+    await internal(ctx);
+    if (!(await deps.store.findProcessorByName(ctx.params.name!))) throw new NotFoundError('PROCESSOR_NOT_FOUND', 'the processor is not on this node');
+    const state = await deps.sync?.position(ctx.params.name!);
+    ctx.body = state ?? { processorName: ctx.params.name, epoch: '', applied: 0, matched: [] };
+  });
+
+  router.post('/cluster/deliveries/:operationId/:nodeCode', async (ctx, next) => {
+    await internal(ctx);
+    await next();
+  }, bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }), async (ctx) => {
+    if (!deps.fanout) throw absent('delivery reports');
+    const body = ctx.request.body as { status?: unknown; remoteOperationId?: unknown; error?: unknown } | undefined;
+    if (!body || typeof body.status !== 'string') throw new InvalidInputError('INVALID_BODY', 'give { "status": "DONE" | "ERROR" | "STOPPED", "remoteOperationId"?, "error"? }');
+    const updated = await deps.fanout.report(ctx.params.operationId!, ctx.params.nodeCode!, {
+      status: body.status,
+      ...(typeof body.remoteOperationId === 'string' ? { remoteOperationId: body.remoteOperationId } : {}),
+      ...(typeof body.error === 'string' ? { error: body.error.slice(0, 1000) } : {}),
+    });
+    ctx.body = { recorded: Boolean(updated) };
+  });
+
+  return router;
+}
