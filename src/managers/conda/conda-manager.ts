@@ -1,14 +1,160 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { ConfigError } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
-import type { ManagerVersion } from '../../domain/packages.ts';
-import type { Environment, PackageManager } from '../types.ts';
+import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
+import type { UpdateCommand } from '../../domain/update-command.ts';
+import { ManagerError } from '../errors.ts';
+import { runCommand, type CommandResult } from '../run-command.ts';
+import type { Environment, PackageManager, RunContext } from '../types.ts';
+import {
+  condaFlavourOf, condaSpecOf, createArgs, isValidChannel, listArgs, updateCommandArgs, versionArgs, type CondaFlavour,
+} from './conda-cli.ts';
+import { checkCondaResult, parseCondaList, parseCondaVersion } from './conda-output.ts';
 
-/** Placeholder until the conda manager lands. */
+export interface CondaManagerOptions {
+  /** conda, mamba or micromamba: a name looked up on the child environment's PATH, or a path. */
+  command: string;
+  /** The prefix environment's folder, relative to the processor folder. */
+  envDir: string;
+  /** `-c` channels for create, install and update, in order. */
+  channels: readonly string[];
+  /** The whole environment of every child process. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** `--version` does not touch an environment; a minute is plenty even on a cold start of conda's Python. */
+const VERSION_TIMEOUT_MS = 60_000;
+
+/** A deadline shared by every process one manager call starts: RunContext.timeoutMs bounds the whole call. */
+class Budget {
+  private readonly deadline: number | undefined;
+  constructor(timeoutMs: number | undefined) {
+    this.deadline = timeoutMs !== undefined && timeoutMs > 0 && Number.isFinite(timeoutMs) ? Date.now() + timeoutMs : undefined;
+  }
+  /** Milliseconds left, at least 1 so that an exhausted budget still ends the next process as timed out. */
+  remaining(cap?: number): number | undefined {
+    const left = this.deadline === undefined ? undefined : Math.max(1, this.deadline - Date.now());
+    if (cap === undefined) return left;
+    return left === undefined ? cap : Math.min(left, cap);
+  }
+}
+
+/**
+ * The conda manager: one prefix environment per processor, `<processor folder>/<conda.envDir>`, driven through the
+ * conda, mamba or micromamba command line with `--json`, from argument arrays (conda-cli.ts), judged on the exit
+ * status and the JSON result together (conda-output.ts). Mirrors WASDI's conda server (reference §4, §7.2):
+ * add/upgrade install `name=version`, remove removes, the snapshot is `conda list` in the `all` form.
+ */
 export class CondaManager implements PackageManager {
   readonly kind = 'conda' as const;
-  static fromConfig(_config: Config, _env: NodeJS.ProcessEnv): CondaManager {
-    return new CondaManager();
+  readonly flavour: CondaFlavour;
+  private readonly creating = new Map<string, Promise<void>>();
+
+  constructor(readonly options: CondaManagerOptions) {
+    this.flavour = condaFlavourOf(options.command);
   }
-  async version(_env: Environment): Promise<ManagerVersion> {
-    throw new Error('conda manager not implemented yet');
+
+  static fromConfig(config: Config, env: NodeJS.ProcessEnv): CondaManager {
+    const problems: string[] = [];
+    const command = config['conda.command'].trim();
+    if (command === '' || command.startsWith('-')) problems.push('conda.command: must name conda, mamba or micromamba');
+    const envDir = config['conda.envDir'].trim();
+    // Relative and inside the folder: an absolute or escaping prefix would be shared by every processor.
+    if (envDir === '' || isAbsolute(envDir) || envDir.split(/[\\/]/).includes('..')) {
+      problems.push('conda.envDir: must be a folder name relative to the processor folder, without ".."');
+    }
+    for (const channel of config['conda.channels']) {
+      if (!isValidChannel(channel)) problems.push(`conda.channels: "${channel.slice(0, 60)}" is not a channel name or URL`);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    return new CondaManager({ command, envDir, channels: [...config['conda.channels']], env });
+  }
+
+  /** The environment's prefix: an absolute path, as conda wants for `-p`. */
+  prefixOf(env: Environment): string {
+    return resolve(env.folder, this.options.envDir);
+  }
+
+  /** Conda marks a prefix as an environment with its `conda-meta` folder. */
+  hasEnvironment(env: Environment): boolean {
+    return existsSync(join(this.prefixOf(env), 'conda-meta'));
+  }
+
+  async version(_env: Environment, ctx: RunContext = {}): Promise<ManagerVersion> {
+    const result = await this.run(versionArgs(), ctx, new Budget(ctx.timeoutMs), VERSION_TIMEOUT_MS);
+    const what = `${this.flavour} --version`;
+    checkCondaResult(result, what);
+    return parseCondaVersion(`${result.stdout}\n${result.stderr}`, this.flavour);
+  }
+
+  /**
+   * Creates the prefix environment when it does not exist yet (first use). Concurrent calls for one prefix share
+   * one `create`. Failures are ENVIRONMENT_FAILED with the tool's message (COMMAND_CANCELLED / COMMAND_TIMEOUT kept).
+   */
+  async ensureEnvironment(env: Environment, ctx: RunContext = {}): Promise<void> {
+    await this.ensureWithin(env, ctx, new Budget(ctx.timeoutMs));
+  }
+
+  async snapshot(env: Environment, ctx: RunContext = {}): Promise<PackagesInfo> {
+    const budget = new Budget(ctx.timeoutMs);
+    const packageManager = await this.version(env, { ...ctx, timeoutMs: budget.remaining() });
+    await this.ensureWithin(env, ctx, budget);
+    const result = await this.run(listArgs(this.prefixOf(env)), ctx, budget);
+    // An empty successful output gives undefined here, which parseCondaList rejects: a list must print its array.
+    const doc = checkCondaResult(result, `${this.flavour} list`);
+    return { packageManager, all: parseCondaList(doc) };
+  }
+
+  /** Runs the commands in order and stops at the first failure (its ManagerError names the command). */
+  async apply(env: Environment, commands: UpdateCommand[], ctx: RunContext = {}): Promise<void> {
+    const budget = new Budget(ctx.timeoutMs);
+    // Checked before anything runs, so a bad command creates no environment.
+    for (const command of commands) condaSpecOf(command);
+    if (commands.length === 0) return;
+    await this.ensureWithin(env, ctx, budget);
+    const prefix = this.prefixOf(env);
+    for (const command of commands) {
+      const args = updateCommandArgs(prefix, this.options.channels, command);
+      const result = await this.run(args, ctx, budget);
+      checkCondaResult(result, `${this.flavour} ${args[0]} ${command.action === 'removePackage' ? command.name : condaSpecOf(command)}`);
+    }
+  }
+
+  private async ensureWithin(env: Environment, ctx: RunContext, budget: Budget): Promise<void> {
+    const prefix = this.prefixOf(env);
+    if (this.hasEnvironment(env)) return;
+    let pending = this.creating.get(prefix);
+    if (pending === undefined) {
+      pending = this.create(prefix, ctx, budget).finally(() => this.creating.delete(prefix));
+      this.creating.set(prefix, pending);
+    }
+    await pending;
+  }
+
+  private async create(prefix: string, ctx: RunContext, budget: Budget): Promise<void> {
+    const result = await this.run(createArgs(prefix, this.options.channels), ctx, budget);
+    try {
+      checkCondaResult(result, `${this.flavour} create`);
+    } catch (err) {
+      if (err instanceof ManagerError && err.code === 'COMMAND_FAILED') {
+        throw new ManagerError('ENVIRONMENT_FAILED', `cannot create the conda environment: ${err.message}`, { cause: err, details: err.details });
+      }
+      throw err;
+    }
+    if (!existsSync(join(prefix, 'conda-meta'))) {
+      throw new ManagerError('ENVIRONMENT_FAILED', `${this.flavour} create reported success but left no environment`);
+    }
+  }
+
+  private run(args: string[], ctx: RunContext, budget: Budget, cap?: number): Promise<CommandResult> {
+    const onLine = ctx.onLine;
+    return runCommand(this.options.command, args, {
+      env: this.options.env,
+      timeoutMs: budget.remaining(cap),
+      signal: ctx.signal,
+      // conda's JSON progress records are separated by NUL bytes (`…}\n\0{…`): lines reach listeners without them.
+      onLine: onLine === undefined ? undefined : (stream, line) => onLine(stream, line.replaceAll('\0', '')),
+    });
   }
 }

@@ -177,6 +177,9 @@ export class SqliteStore implements Store {
         const earlier = parse<Operation>(this.stmts.findOperationByKey.get(operation.idempotencyKey));
         if (earlier) return { operation: earlier, created: false };
       }
+      if (this.stmts.findOperation.get(operation.processObjId) !== undefined) {
+        throw new ConflictError('OPERATION_EXISTS', `operation ${operation.processObjId} already exists`);
+      }
       this.stmts.insertOperation.run(operation.processObjId, operation.productName, operation.status, operation.userId,
         operation.nodeCode, operation.operationTimestamp, operation.status === 'RUNNING' ? operation.leaseExpiresAt ?? null : null,
         operation.idempotencyKey ?? null, JSON.stringify(operation));

@@ -1,0 +1,54 @@
+import test, { type ExecutionContext } from 'ava';
+import type { Operation } from '../../src/domain/operation.ts';
+import type { Processor } from '../../src/domain/processor.ts';
+import type { Store } from '../../src/store/types.ts';
+
+/** A fixed clock origin: the store never reads the clock itself, so every time in the suite is explicit. */
+export const T0 = 1_700_000_000_000;
+export const MAIN = 'wasdi';
+
+export type OpenStore = () => Promise<Store>;
+
+/**
+ * Registers one contract test. ava runs a file's tests concurrently, so each test opens its own store (a fresh
+ * file or database) and closes it in teardown.
+ */
+export function storeTest(name: string, open: OpenStore, title: string, body: (t: ExecutionContext, store: Store) => Promise<void>): void {
+  test(`${name}: ${title}`, async (t) => {
+    const store = await open();
+    t.teardown(() => store.close());
+    await body(t, store);
+  });
+}
+
+export function processor(overrides: Partial<Processor> & Pick<Processor, 'processorId' | 'name'>): Processor {
+  return { type: 'python312', userId: 'owner', isPublic: true, ...overrides };
+}
+
+/** An ENVIRONMENTUPDATE operation of processor `productName`, created at `operationTimestamp` (default T0). */
+export function operation(overrides: Partial<Operation> & Pick<Operation, 'processObjId'>): Operation {
+  const productName = overrides.productName ?? 'alpha';
+  const at = overrides.operationTimestamp ?? T0;
+  return {
+    operationType: 'ENVIRONMENTUPDATE',
+    processorId: `id-${productName}`,
+    productName,
+    workspaceId: '-',
+    userId: 'owner',
+    nodeCode: MAIN,
+    status: 'CREATED',
+    commands: ['addPackage/numpy/1.26.4'],
+    operationTimestamp: at,
+    lastStateChangeTimestamp: at,
+    progressPerc: 0,
+    ...overrides,
+  };
+}
+
+export async function insertAll(store: Store, operations: readonly Operation[]): Promise<void> {
+  for (const op of operations) await store.insertOperation(op);
+}
+
+export function ids(operations: readonly Pick<Operation, 'processObjId'>[]): string[] {
+  return operations.map((o) => o.processObjId);
+}

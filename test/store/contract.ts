@@ -1,0 +1,19 @@
+import type { Store } from '../../src/store/types.ts';
+import { claimContract } from './contract-claims.ts';
+import { clusterContract } from './contract-cluster.ts';
+import { logContract } from './contract-logs.ts';
+import { operationContract } from './contract-operations.ts';
+import { recordContract } from './contract-records.ts';
+
+/**
+ * The store contract: the ava tests every adapter of `src/store/types.ts` must pass. `open` must answer a fresh,
+ * empty store each call (tests in a file run concurrently, and each test opens its own); tests close it.
+ * Titles are prefixed with `name`, so one file can run the suite for several adapters.
+ */
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  recordContract(name, open);
+  operationContract(name, open);
+  claimContract(name, open);
+  logContract(name, open);
+  clusterContract(name, open);
+}
