@@ -25,6 +25,8 @@ export interface ExecuteOutcome {
   error?: OperationError;
   /** The commands that succeeded, in order. */
   applied: string[];
+  /** Cancelled after a command had started: packagesInfo.json may be stale and a refresh should follow. */
+  refreshNeeded?: boolean;
 }
 
 function errorOf(err: unknown): OperationError {
@@ -74,12 +76,10 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     onProgress(Math.round(((i + 1) / (op.commands.length + 1)) * 100));
   }
 
-  if (!signal.aborted || touched) {
+  if (!signal.aborted) {
     out.push('procenv', 'refreshing packagesInfo.json');
     try {
-      // Taken even after a cancel once a command had started (it may have changed the environment), so that
-      // the file tells the truth; only a refresh-only operation can be cancelled during the refresh.
-      const info = await manager.snapshot(env, { ...ctx, signal: touched ? undefined : signal });
+      const info = await manager.snapshot(env, ctx);
       writePackagesInfo(folder, toJavaForm(info));
       deps.catalog.invalidate(processor.name);
       out.push('procenv', `packagesInfo.json written: ${(info.outdated?.length ?? 0) + (info.uptodate?.length ?? 0) + (info.all?.length ?? 0)} packages`);
@@ -89,7 +89,9 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
       if (!failure && !signal.aborted) failure = { code: 'SNAPSHOT_FAILED', message: `the package list could not be refreshed: ${e.message}` };
     }
   }
-  if (signal.aborted) return { status: 'STOPPED', applied, error: { code: 'CANCELLED', message: 'the operation was cancelled' } };
+  // After a cancel the operation ends at once; a command that had started may have changed the environment, so
+  // a refresh operation follows it in the processor's queue (the caller queues it).
+  if (signal.aborted) return { status: 'STOPPED', applied, refreshNeeded: touched, error: { code: 'CANCELLED', message: 'the operation was cancelled' } };
   if (failure) return { status: 'ERROR', applied, error: failure };
   return { status: 'DONE', applied };
 }

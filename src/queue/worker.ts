@@ -5,6 +5,9 @@ import type { Store } from '../store/types.ts';
 import { executeOperation, type ExecuteDeps } from './execute.ts';
 import { LogBuffer } from './log-buffer.ts';
 
+/** The user that operations procenv queues by itself are recorded under. */
+export const SYSTEM_USER = 'procenv';
+
 export interface WorkerOptions extends Omit<ExecuteDeps, 'log'> {
   log: Logger;
   nodeCode: string;
@@ -161,6 +164,27 @@ export class OperationWorker {
     const level = outcome.status === 'DONE' ? 'info' : 'warn';
     log[level]({ status: outcome.status, durationMs: finished.durationMs, code: outcome.error?.code }, 'operation finished');
     this.onFinished?.(finished);
+    if (outcome.refreshNeeded && !this.stopped) await this.queueRefresh(finished, 'a cancelled command may have changed the environment');
+  }
+
+  /**
+   * Queues a refresh of a processor's packagesInfo.json after an operation that ended without one (cancelled or
+   * lost while a command ran), so that the file tells the truth again.
+   */
+  private async queueRefresh(after: Operation, reason: string): Promise<void> {
+    const now = Date.now();
+    const refresh: Operation = {
+      processObjId: randomUUID(), operationType: 'ENVIRONMENTUPDATE', processorId: after.processorId, productName: after.productName,
+      workspaceId: '-', userId: SYSTEM_USER, nodeCode: this.opts.nodeCode, status: 'CREATED', commands: [],
+      operationTimestamp: now, lastStateChangeTimestamp: now, progressPerc: 0,
+    };
+    try {
+      await this.store.insertOperation(refresh);
+      this.log.info({ operationId: refresh.processObjId, processor: after.productName, after: after.processObjId, reason }, 'refresh queued');
+      this.wake();
+    } catch (err) {
+      this.log.warn({ err, processor: after.productName }, 'refresh could not be queued');
+    }
   }
 
   private async beat(): Promise<void> {
@@ -202,6 +226,7 @@ export class OperationWorker {
         await this.store.appendOperationLog(op.processObjId, [{ t: now, stream: 'procenv', line: `operation ERROR: ${failed.error!.message}` }]);
         this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation ended ERROR');
         this.onFinished?.(failed);
+        await this.queueRefresh(failed, 'an operation was lost while a command ran');
       }
     }
     this.wake();

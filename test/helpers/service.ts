@@ -31,9 +31,21 @@ export interface TestService extends Service {
   close(): Promise<void>;
 }
 
-export async function startTestService(overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<TestService> {
+export interface TestServiceOptions {
+  /**
+   * false: the queue worker is stopped as soon as the service is up, so that recorded operations stay CREATED and
+   * no package manager touches the processor folders (HTTP contract tests). Default true.
+   */
+  worker?: boolean;
+  /** The environment package-manager processes start with (see `cleanPipEnv()` in pip-env.ts). */
+  managerEnv?: NodeJS.ProcessEnv;
+}
+
+export async function startTestService(overrides: Partial<Record<ConfigKey, unknown>> = {}, options: TestServiceOptions = {}): Promise<TestService> {
   const { config, root } = testConfig(overrides);
-  const service = await startService(config, { log: createLogger(config.logLevel) });
+  const service = await startService(config, { log: createLogger(config.logLevel), ...(options.managerEnv ? { managerEnv: options.managerEnv } : {}) });
+  // Nothing is queued before startService resolves, so stopping here means nothing is ever claimed.
+  if (options.worker === false) await service.worker.stop();
   const http = got.extend({ prefixUrl: service.url, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 } });
   return Object.assign(service, {
     root,

@@ -1,31 +1,186 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../../config/schema.ts';
-import { managerVersionFrom, type ManagerVersion } from '../../domain/packages.ts';
+import { InvalidInputError } from '../../domain/errors.ts';
+import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
+import { formatUpdateCommand, isValidPackageName, isValidVersion, type UpdateCommand } from '../../domain/update-command.ts';
+import { ManagerError, redactUrls, resultError } from '../errors.ts';
+import { runCommand, type CommandResult } from '../run-command.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
+import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
+import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
+import { ensureVenv, venvPython } from './pip-venv.ts';
 
-const run = promisify(execFile);
+export interface PipManagerOptions {
+  /** Interpreter that creates a venv when the processor names none. */
+  python: string;
+  /** Venv folder relative to the processor folder. */
+  venvDir: string;
+  indexUrl: string;
+  extraIndexUrls: readonly string[];
+  /** Folders (absolute) or URLs. */
+  findLinks: readonly string[];
+  noIndex: boolean;
+  /** The environment every pip process starts with, unchanged (pip's own PIP_* variables reach pip). */
+  env: NodeJS.ProcessEnv;
+}
 
-/** pip in the processor's virtual environment (`<folder>/.venv`). */
+/** On every pip call: no "new pip available" check against PyPI, and never a prompt (nobody can answer it). */
+const COMMON_FLAGS = ['--disable-pip-version-check', '--no-input'];
+
+/** pip resolves these as paths to archives rather than as project names (pip's `is_archive_file`). */
+const ARCHIVE_LIKE = /\.(whl|zip|tar|tgz|tbz|txz|tlz|tar\.(gz|bz2|xz|lz|lzma))$/i;
+
+/**
+ * pip in a virtual environment at `<processor folder>/<pip.venvDir>`, created on first use. Each call runs
+ * `<venv>/bin/python -m pip …` without a shell, in the venv folder (so that no file in the processor folder
+ * can be taken for a requirement), with the configured index options.
+ */
 export class PipManager implements PackageManager {
   readonly kind = 'pip' as const;
+  private readonly creating = new Map<string, Promise<string>>();
 
-  static fromConfig(_config: Config, _env: NodeJS.ProcessEnv): PipManager {
-    return new PipManager();
+  constructor(readonly options: PipManagerOptions) {}
+
+  static fromConfig(config: Config, env: NodeJS.ProcessEnv): PipManager {
+    // A relative find-links folder means relative to procenv's working directory (as dataDir), not to wherever
+    // pip runs: pip runs in the venv folder.
+    const findLinks = config['pip.findLinks'].map((f) => (/^[a-z][a-z0-9+.-]*:/i.test(f) || isAbsolute(f) ? f : resolve(f)));
+    return new PipManager({
+      python: config['pip.python'],
+      venvDir: config['pip.venvDir'],
+      indexUrl: config['pip.indexUrl'],
+      extraIndexUrls: config['pip.extraIndexUrls'],
+      findLinks,
+      noIndex: config['pip.noIndex'],
+      env,
+    });
+  }
+
+  venvDirOf(env: Environment): string {
+    return join(env.folder, this.options.venvDir);
   }
 
   pythonOf(env: Environment): string {
-    return join(env.folder, '.venv', 'bin', 'python');
+    return venvPython(this.venvDirOf(env));
+  }
+
+  /**
+   * Creates the processor's venv unless a finished one is there (see pip-venv.ts); answers its folder.
+   * Concurrent calls for one processor share one creation.
+   */
+  ensureEnvironment(env: Environment, ctx: RunContext = {}): Promise<string> {
+    const dir = this.venvDirOf(env);
+    const pending = this.creating.get(dir);
+    if (pending) return pending;
+    const python = env.processor.python?.trim() || this.options.python;
+    const created = ensureVenv({ dir, python, env: this.options.env }, this.context(ctx)).finally(() => this.creating.delete(dir));
+    this.creating.set(dir, created);
+    return created;
+  }
+
+  /** The index options of install and `list --outdated` (uninstall takes none). */
+  indexArgs(): string[] {
+    const o = this.options;
+    return [
+      ...(o.indexUrl ? [`--index-url=${o.indexUrl}`] : []),
+      ...o.extraIndexUrls.map((u) => `--extra-index-url=${u}`),
+      ...o.findLinks.map((f) => `--find-links=${f}`),
+      ...(o.noIndex ? ['--no-index'] : []),
+    ];
   }
 
   async version(env: Environment, ctx: RunContext = {}): Promise<ManagerVersion> {
-    const python = this.pythonOf(env);
-    if (!existsSync(python)) throw new Error('the processor has no virtual environment yet');
-    const { stdout } = await run(python, ['-m', 'pip', '--version'], { timeout: ctx.timeoutMs ?? 30_000, signal: ctx.signal });
-    const match = /^pip (\S+)/.exec(stdout);
-    if (!match) throw new Error('unexpected output from pip --version');
-    return managerVersionFrom('pip', match[1]!);
+    const result = await this.pip(env, ['--version'], ctx, 'pip --version');
+    return parsePipVersion(result.stdout);
+  }
+
+  async snapshot(env: Environment, ctx: RunContext = {}): Promise<PackagesInfo> {
+    const manager = await this.version(env, ctx);
+    const installed = parsePipList((await this.pip(env, ['list', '--format=json'], ctx, 'pip list')).stdout, 'pip list');
+    let outdated: PipListRow[] = [];
+    try {
+      const result = await this.pip(env, ['list', '--outdated', '--format=json', ...this.indexArgs()], ctx, 'pip list --outdated');
+      outdated = parsePipList(result.stdout, 'pip list --outdated');
+    } catch (err) {
+      // Which versions are newer is extra information that needs the index; what is installed does not. An
+      // index that is down or slow must not make the processor's package list unavailable, so the snapshot
+      // keeps every package (as up to date) and says why in the output. (pip itself reports an unreachable
+      // index as "no newer version" with exit 0; this covers a timeout, a crash, output that is not JSON.)
+      // A cancel is the caller's wish, not the index's state: it still fails the snapshot.
+      if (err instanceof ManagerError && err.code === 'COMMAND_CANCELLED') throw err;
+      const reason = err instanceof Error ? err.message.replace(':\n', ': ').split('\n').join(' | ') : String(err);
+      ctx.onLine?.('stderr', redactUrls(`WARNING: procenv: newer versions unknown, every package is listed as up to date: ${reason}`));
+    }
+    return pipPackagesInfo(manager, installed, outdated);
+  }
+
+  /**
+   * Runs the commands in order and stops at the first failure. Success is pip's own verdict, its exit status.
+   * So `pip install x` when x is already there ("Requirement already satisfied") and `pip uninstall -y x` when
+   * x is not installed ("WARNING: Skipping x as it is not installed") are successes: the environment is in the
+   * state the command asks for, and replaying a history onto an environment that already has part of it goes
+   * on. WASDI's container server answered 409 for both because it looked for "Successfully" in the output
+   * (reference §3.3 quirk); that stopped replays for no reason.
+   */
+  async apply(env: Environment, commands: UpdateCommand[], ctx: RunContext = {}): Promise<void> {
+    // Check every command before running any, so a bad one late in the batch does not leave half a batch done.
+    const argv = commands.map((command) => this.commandArgs(command));
+    for (const [index, args] of argv.entries()) {
+      const command = commands[index]!;
+      await this.pip(env, args, ctx, `pip ${args[0]} ${args.at(-1)}`, { updateCommand: formatUpdateCommand(command), index });
+    }
+  }
+
+  /** Whether `name` exists in the configured find-links and indexes (never anything else); see pip-index.ts. */
+  async packageExists(name: string, ctx: RunContext = {}): Promise<boolean | undefined> {
+    const o = this.options;
+    const indexUrls = o.noIndex ? [] : [o.indexUrl, ...o.extraIndexUrls].filter((u) => u.trim() !== '');
+    return packageExistsIn({ findLinks: o.findLinks, indexUrls }, name, { signal: ctx.signal, timeoutMs: ctx.timeoutMs });
+  }
+
+  /** pip's arguments for one command; the requirement comes last. */
+  private commandArgs(command: UpdateCommand): string[] {
+    const { action, name, version } = command;
+    const bad = (why: string) => new InvalidInputError('INVALID_UPDATE_COMMAND', why, { details: { updateCommand: formatUpdateCommand(command).slice(0, 200) } });
+    if (!isValidPackageName(name, 'pip')) throw bad(`"${name.slice(0, 80)}" is not a valid pip package name`);
+    if (ARCHIVE_LIKE.test(stripExtras(name))) throw bad(`"${name.slice(0, 80)}" looks like an archive file, not a package name`);
+    if (version !== undefined && !isValidVersion(version, 'pip')) throw bad(`"${version.slice(0, 40)}" is not a valid pip version`);
+    const requirement = version === undefined ? name : `${name}==${version}`;
+    switch (action) {
+      case 'addPackage':
+        return ['install', ...COMMON_FLAGS, ...this.indexArgs(), requirement];
+      case 'upgradePackage':
+        return ['install', ...COMMON_FLAGS, '-U', ...this.indexArgs(), requirement];
+      case 'removePackage':
+        if (version !== undefined) throw bad('removePackage takes no version');
+        // Without pip the environment cannot be managed any more (every later call would fail).
+        if (normaliseProjectName(stripExtras(name)) === 'pip') throw bad('pip cannot be removed from its own environment');
+        return ['uninstall', ...COMMON_FLAGS, '-y', stripExtras(name)];
+      default:
+        throw bad(`unknown action "${String(action).slice(0, 40)}"`);
+    }
+  }
+
+  /** Output lines go to the caller with credentials in URLs masked (an index URL may carry a token). */
+  private context(ctx: RunContext): RunContext {
+    const onLine = ctx.onLine;
+    return { ...ctx, onLine: onLine && ((stream, line) => onLine(stream, redactUrls(line))) };
+  }
+
+  /** Runs `<venv>/bin/python -m pip <args>` (common flags added where missing); throws unless pip succeeded. */
+  private async pip(env: Environment, args: string[], ctx: RunContext, what: string, details: Record<string, unknown> = {}): Promise<CommandResult> {
+    const dir = await this.ensureEnvironment(env, ctx);
+    const c = this.context(ctx);
+    const withFlags = args.includes(COMMON_FLAGS[0]!) ? args : [args[0]!, ...COMMON_FLAGS, ...args.slice(1)];
+    const result = await runCommand(venvPython(dir), ['-m', 'pip', ...withFlags], {
+      cwd: dir,
+      env: this.options.env,
+      timeoutMs: c.timeoutMs,
+      signal: c.signal,
+      onLine: c.onLine,
+    });
+    const error = resultError(result, what, 'COMMAND_FAILED', details);
+    if (error) throw error;
+    return result;
   }
 }

@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * The environment every pip process a test starts gets: this process's, without any inherited `PIP_*` variable,
+ * with `PIP_CONFIG_FILE=/dev/null` (pip then reads no config file: the machine-wide one names local indexes the
+ * tests must not depend on) and no bytecode files written into the test's folders.
+ */
+export function cleanPipEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('PIP_')) env[key] = value;
+  }
+  // VIRTUAL_ENV / PYTHONHOME of an activated shell would leak into the venvs the tests create.
+  delete env.VIRTUAL_ENV;
+  delete env.PYTHONHOME;
+  delete env.PYTHONPATH;
+  return { ...env, PIP_CONFIG_FILE: '/dev/null', PYTHONDONTWRITEBYTECODE: '1', ...extra };
+}
+
+/** The interpreter tests create venvs with. */
+export const PYTHON = 'python3';
+
+/**
+ * One venv made with `python -m venv` for a test file to copy (`cp -a`) per test: creating one costs seconds,
+ * copying it a few hundred milliseconds. A copy works with `<copy>/bin/python -m pip` because Python finds its
+ * venv from the `pyvenv.cfg` next to the (symlinked) interpreter, not from absolute paths.
+ */
+export interface TemplateVenv {
+  dir: string;
+  /** Copies the template to `target` (which must not exist yet). */
+  copyTo(target: string): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export async function createTemplateVenv(): Promise<TemplateVenv> {
+  const root = await mkdtemp(join(tmpdir(), 'procenv-venv-template-'));
+  const dir = join(root, 'venv');
+  await run(PYTHON, ['-m', 'venv', dir], { env: cleanPipEnv() });
+  return {
+    dir,
+    copyTo: async (target) => {
+      await run('cp', ['-a', dir, target]);
+    },
+    remove: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * The distributions installed in a venv as a name → version map (names as their metadata spells them), read with
+ * importlib.metadata: independent of pip, and a tenth of pip's start-up time.
+ */
+export async function installedPackages(venv: string): Promise<Record<string, string>> {
+  const script = 'import importlib.metadata as m, json; print(json.dumps({d.metadata["Name"]: d.version for d in m.distributions()}))';
+  const { stdout } = await run(join(venv, 'bin', 'python'), ['-c', script], { env: cleanPipEnv() });
+  return JSON.parse(stdout) as Record<string, string>;
+}
+
+/**
+ * Runs at most `n` of the wrapped functions at a time. pip is CPU-bound at start-up; a test file whose tests all
+ * start pip at once on a small machine makes each one slow enough to hit its own time limits.
+ */
+export function limitConcurrency(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    // A finishing call hands its slot straight to the next waiter, so no newcomer can slip in between.
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    else running++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
+
+/** Live processes (zombies excluded) whose command line mentions `text`: what a kill should have left none of. */
+export async function processesMentioning(text: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      if (/^\d+ \(.*\) [ZX] /.test(stat)) continue;
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      if (cmdline.includes(text)) pids.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
