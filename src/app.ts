@@ -1,3 +1,4 @@
+import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
@@ -30,9 +31,12 @@ export function buildApp(deps: AppDeps): Koa {
       throw new NotFoundError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
     }
   });
-  for (const router of [packageManagerRoutes(deps), operationRoutes(deps), clusterRoutes(deps)]) {
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  // One router for every route: one path match per request instead of one per resource.
+  const router = new Router();
+  packageManagerRoutes(deps, router);
+  operationRoutes(deps, router);
+  clusterRoutes(deps, router);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
   return app;
 }

@@ -84,13 +84,13 @@ export async function runCli(argv: string[], out: (line: string) => void = (l) =
     out(USAGE);
     return;
   }
+  if (command === 'serve' && (sub !== undefined || args.length > 0)) throw new UsageError('serve takes no arguments');
   const config = loadConfig();
   const need = (n: number) => {
     if (args.length !== n) throw new UsageError(`"${command} ${sub}" takes ${n} argument${n === 1 ? '' : 's'}`);
   };
   switch (`${command} ${sub ?? ''}`.trim()) {
     case 'serve':
-      if (sub !== undefined) throw new UsageError('serve takes no arguments');
       return serve(config, values.demo);
     case 'user add':
       need(1);

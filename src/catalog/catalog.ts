@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { UnreadableFileError } from '../domain/errors.ts';
@@ -14,9 +14,10 @@ export type Snapshot =
   | { state: 'missing' }
   | { state: 'empty' }
   | { state: 'unreadable'; error: UnreadableFileError }
-  | { state: 'ok'; managerVersion?: ManagerVersion; packageCount: number; listBody: string };
+  | { state: 'ok'; managerVersion?: ManagerVersion; packageCount: number; listBody: Buffer };
 
 const WATCHED_FILES = new Set([PACKAGES_INFO, PROCESSOR_JSON]);
+const SETTLE_MS = 150;
 
 /**
  * The processors folder: registers processors from their processor.json (folders added, changed or removed while
@@ -31,6 +32,7 @@ export class ProcessorCatalog extends EventEmitter {
   private watcher?: FSWatcher;
   /** Serialises registration writes so that a quick add/unlink/add of one folder lands in order. */
   private pending: Promise<void> = Promise.resolve();
+  private readonly settleTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(options: { processorsDir: string; store: Store; log: Logger }) {
     super();
@@ -61,6 +63,8 @@ export class ProcessorCatalog extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.settleTimers.values()) clearTimeout(t);
+    this.settleTimers.clear();
     await this.watcher?.close();
     await this.pending;
   }
@@ -103,7 +107,7 @@ export class ProcessorCatalog extends EventEmitter {
     try {
       const info = parsePackagesInfo(text);
       const list = mergePackages(info);
-      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), packageCount: list.length, listBody: JSON.stringify(list) };
+      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), packageCount: list.length, listBody: Buffer.from(JSON.stringify(list)) };
     } catch (err) {
       if (err instanceof UnreadableFileError) {
         this.log.warn({ processor: name, code: err.code }, 'packagesInfo.json unreadable');
@@ -111,6 +115,22 @@ export class ProcessorCatalog extends EventEmitter {
       }
       throw err;
     }
+  }
+
+  /**
+   * chokidar drops a second `change` of one path within 50 ms (and a second unlink within 100 ms) with no
+   * follow-up, so a file written twice in quick succession would stay cached as the first write left it. Each
+   * event therefore also schedules the same handling once more, 150 ms after the last event for that file.
+   */
+  private again(key: string, fn: () => void): void {
+    fn();
+    clearTimeout(this.settleTimers.get(key));
+    const timer = setTimeout(() => {
+      this.settleTimers.delete(key);
+      fn();
+    }, SETTLE_MS);
+    timer.unref();
+    this.settleTimers.set(key, timer);
   }
 
   private onFsEvent(event: string, path: string): void {
@@ -129,10 +149,10 @@ export class ProcessorCatalog extends EventEmitter {
     }
     const file = rel[1];
     if (file === PACKAGES_INFO) {
-      this.invalidate(name);
+      this.again(`${name}/${file}`, () => this.invalidate(name));
     } else if (file === PROCESSOR_JSON) {
-      if (event === 'unlink') this.enqueue(() => this.unregisterFolder(name));
-      else this.enqueue(() => this.registerFolder(dirname(path)));
+      // Registration reads the file's current state, so running it again is always right.
+      this.again(`${name}/${file}`, () => this.enqueue(() => this.syncFolder(name)));
     }
   }
 
@@ -154,6 +174,12 @@ export class ProcessorCatalog extends EventEmitter {
     } catch (err) {
       this.log.warn({ folder: basename(folder), err }, 'processor folder not registered');
     }
+  }
+
+  /** Registers the folder when it has a processor.json, unregisters it otherwise. */
+  private async syncFolder(name: string): Promise<void> {
+    if (existsSync(join(this.dir, name, PROCESSOR_JSON))) await this.registerFolder(join(this.dir, name));
+    else await this.unregisterFolder(name);
   }
 
   private async unregisterFolder(name: string): Promise<void> {

@@ -41,3 +41,6 @@ export class UnreadableFileError extends ProcenvError {}
 
 /** A node-to-node request came back to a node it already passed through, or to the main node. */
 export class LoopDetectedError extends ProcenvError {}
+
+/** The method is not allowed on this resource. */
+export class MethodNotAllowedError extends ProcenvError {}

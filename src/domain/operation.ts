@@ -41,6 +41,10 @@ export interface Operation {
   /** A cancel asked while another process runs the operation; its worker sees it on its next heartbeat. */
   cancelRequested?: boolean;
   durationMs?: number;
+  /** The package-manager process running now (WASDI's field), with its start time from /proc, so that a
+   *  successor can kill what a crashed worker left running without risking a reused pid. */
+  pid?: number;
+  pidStartTime?: string;
   /** Compute node: the main node's operation this one was delivered for. */
   origin?: { nodeCode: string; operationId: string };
   /** Compute node: a catch-up operation applying lines [from, to) of the main node's history `epoch`. */

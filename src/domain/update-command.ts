@@ -28,7 +28,11 @@ const PEP440 = /^v?(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*(?:[-_.]?(?:alpha|a|beta|b|pre
 // Conda versions are looser (`1.1.1w`, `2022a`, `9e`) but never contain operators, spaces or slashes.
 const CONDA_VERSION = /^[A-Za-z0-9](?:[A-Za-z0-9._+!-]{0,98})$/;
 
+/** pip reads these as paths to archives, not as project names (pip's `is_archive_file`). */
+const ARCHIVE_LIKE = /\.(whl|zip|tar|tgz|tbz|txz|tlz|tar\.(gz|bz2|xz|lz|lzma))$/i;
+
 export function isValidPackageName(name: string, kind: ManagerKind): boolean {
+  if (kind === 'pip' && ARCHIVE_LIKE.test(name.replace(/\[.*\]$/, ''))) return false;
   return (kind === 'conda' ? CONDA_NAME : PIP_NAME).test(name) && !name.includes('..');
 }
 

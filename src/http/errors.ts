@@ -1,5 +1,5 @@
 import {
-  ConflictError, ForbiddenError, InvalidInputError, LoopDetectedError, NotFoundError, ProcenvError, UnauthenticatedError,
+  ConflictError, ForbiddenError, InvalidInputError, LoopDetectedError, MethodNotAllowedError, NotFoundError, ProcenvError, UnauthenticatedError,
   UnreadableFileError, WrongNodeError,
 } from '../domain/errors.ts';
 
@@ -16,6 +16,7 @@ const STATUS_BY_CLASS: [new (...args: never[]) => ProcenvError, number][] = [
   [ConflictError, 409],
   [UnreadableFileError, 500],
   [LoopDetectedError, 508],
+  [MethodNotAllowedError, 405],
 ];
 
 export interface ErrorAnswer {

@@ -28,6 +28,8 @@ export interface RunOptions {
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
   /** Bytes of each stream kept in the result; the tail is kept (errors come last). Default 4 MiB. */
   maxOutputBytes?: number;
+  /** The pid of the started process, which leads its own process group (recorded so a crash can clean up). */
+  onSpawn?: (pid: number) => void;
 }
 
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
@@ -136,6 +138,13 @@ export function runCommand(file: string, args: readonly string[], options: RunOp
       // Invalid arguments (a NUL byte in an argument) throw synchronously.
       reject(new ManagerError('COMMAND_FAILED', `cannot run ${file}: ${(err as NodeJS.ErrnoException).code ?? 'invalid arguments'}`, { cause: err }));
       return;
+    }
+    if (child.pid !== undefined) {
+      try {
+        options.onSpawn?.(child.pid);
+      } catch {
+        // A failing listener must not leave the child unattended.
+      }
     }
     const out = { stdout: new TailBuffer(max), stderr: new TailBuffer(max) };
     const deliver = (stream: 'stdout' | 'stderr') => (line: string) => {

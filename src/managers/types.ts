@@ -13,6 +13,8 @@ export interface RunContext {
   signal?: AbortSignal;
   timeoutMs?: number;
   onLine?: (stream: 'stdout' | 'stderr', line: string) => void;
+  /** Each process the manager starts (its own process-group leader), so that a crash can clean up after it. */
+  onSpawn?: (pid: number) => void;
 }
 
 /**
@@ -21,6 +23,8 @@ export interface RunContext {
  */
 export interface PackageManager {
   readonly kind: ManagerKind;
+  /** Whether the processor's environment exists already (a read must not create one). */
+  hasEnvironment?(env: Environment): boolean;
   /** `pip --version` / `conda --version`, as WASDI's PackageManagerViewModel. */
   version(env: Environment, ctx?: RunContext): Promise<ManagerVersion>;
   /** The content of packagesInfo.json in WASDI's form for this manager (pip: outdated+uptodate, conda: all). */

@@ -88,6 +88,11 @@ export class SyncService {
         if (op) this.settle(state, op);
         else delete state.syncOperationId;
       }
+      // A delivered change still queued or running here will apply its line in the main node's order; queuing
+      // that line again now would run it after the later deliveries (an upgrade undone by an older pin). Its end
+      // calls sync again.
+      const unfinished = await this.o.store.listOperations({ processorName: name, status: ['CREATED', 'RUNNING'], limit: 500 });
+      if (unfinished.some((op) => op.origin)) return;
       let lines: string[];
       let epoch: string;
       try {

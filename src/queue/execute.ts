@@ -10,6 +10,7 @@ import { parseUpdateCommand } from '../domain/update-command.ts';
 import type { Environment, ManagerRegistry } from '../managers/types.ts';
 import type { Store } from '../store/types.ts';
 import type { LogBuffer } from './log-buffer.ts';
+import { processStartTime } from './orphans.ts';
 
 export interface ExecuteDeps {
   store: Store;
@@ -55,7 +56,14 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     return { status: 'ERROR', applied, error: { code: 'NO_PACKAGE_MANAGER', message: `processor type "${processor.type}" has no package manager here` } };
   }
   const env: Environment = { processor, folder };
-  const ctx = { signal, timeoutMs: deps.commandTimeoutMs, onLine: (stream: 'stdout' | 'stderr', line: string) => out.push(stream, line) };
+  const ctx = {
+    signal, timeoutMs: deps.commandTimeoutMs,
+    onLine: (stream: 'stdout' | 'stderr', line: string) => out.push(stream, line),
+    onSpawn: (pid: number) => {
+      const pidStartTime = processStartTime(pid);
+      void deps.store.updateOperation(op.processObjId, ['RUNNING'], { pid, ...(pidStartTime ? { pidStartTime } : {}) });
+    },
+  };
   await deps.store.updateOperation(op.processObjId, ['RUNNING'], { executionStarted: true });
 
   let failure: OperationError | undefined;

@@ -4,6 +4,7 @@ import type { Operation } from '../domain/operation.ts';
 import type { Store } from '../store/types.ts';
 import { executeOperation, type ExecuteDeps } from './execute.ts';
 import { LogBuffer } from './log-buffer.ts';
+import { killOrphanGroup } from './orphans.ts';
 
 /** The user that operations procenv queues by itself are recorded under. */
 export const SYSTEM_USER = 'procenv';
@@ -216,6 +217,9 @@ export class OperationWorker {
         });
         if (requeued) this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation queued again (it had not started)');
         continue;
+      }
+      if (killOrphanGroup(op.pid, op.pidStartTime)) {
+        this.log.warn({ operationId: op.processObjId, pid: op.pid }, 'killed the package-manager processes a lost worker left running');
       }
       const failed = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
         status: 'ERROR', operationEndTimestamp: now, lastStateChangeTimestamp: now, progressPerc: 100,

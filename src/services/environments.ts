@@ -36,6 +36,7 @@ export class EnvironmentService {
   private readonly log: Logger;
   readonly nodeCode: string;
   readonly isMainNode: boolean;
+  private readonly processorCache = new Map<string, { processor: Processor; at: number }>();
   /** Called after an operation is stored (the queue wakes up, issue 3). */
   onOperationCreated?: (operation: Operation) => void;
 
@@ -46,11 +47,31 @@ export class EnvironmentService {
     this.log = options.log;
     this.nodeCode = options.nodeCode;
     this.isMainNode = options.isMainNode;
+    this.catalog.on('processor', (name: string) => this.processorCache.delete(name));
+  }
+
+  /**
+   * A processor by name, kept for a second (the hot path of listPackages); the catalog forgets an entry as soon as
+   * the processor's folder or processor.json changes, so only changes made to the store by another process can be
+   * seen up to a second late. Unknown names are not kept.
+   */
+  private async processorByName(name: string): Promise<Processor | undefined> {
+    const now = Date.now();
+    const hit = this.processorCache.get(name);
+    if (hit && now - hit.at < 1_000) return hit.processor;
+    const processor = await this.store.findProcessorByName(name);
+    if (processor) {
+      if (this.processorCache.size >= 10_000) this.processorCache.clear();
+      this.processorCache.set(name, { processor, at: now });
+    } else {
+      this.processorCache.delete(name);
+    }
+    return processor;
   }
 
   /** Access by name (§1.1-1.3): an unknown name fails the check and answers 403, as in WASDI. */
   async processorForRead(caller: Caller, name: string): Promise<Processor> {
-    const processor = await this.store.findProcessorByName(name);
+    const processor = await this.processorByName(name);
     if (!processor || !canAccess(caller, processor, await this.sharingOf(caller, processor, 'read'))) {
       throw new ForbiddenError('PROCESSOR_NOT_ACCESSIBLE', `processor "${name.slice(0, 80)}" does not exist or you cannot access it`);
     }
@@ -65,7 +86,8 @@ export class EnvironmentService {
     return processor;
   }
 
-  async listPackagesBody(caller: Caller, name: string): Promise<string> {
+  /** The answer of listPackages, serialised once per change of the file (a Buffer: no re-encoding per request). */
+  async listPackagesBody(caller: Caller, name: string): Promise<Buffer | string> {
     await this.processorForRead(caller, name);
     const snap = this.catalog.snapshot(name);
     switch (snap.state) {
@@ -88,8 +110,11 @@ export class EnvironmentService {
     const kind = managerKindOf(processor.type);
     const manager = kind ? this.managers[kind] : undefined;
     if (!manager) return undefined;
+    const env = { processor, folder: this.catalog.folderOf(name) };
+    // A GET does not create an environment: without one there is nothing to ask, as when WASDI's container is down.
+    if (manager.hasEnvironment && !manager.hasEnvironment(env)) return undefined;
     try {
-      return await manager.version({ processor, folder: this.catalog.folderOf(name) }, { timeoutMs: 30_000 });
+      return await manager.version(env, { timeoutMs: 30_000 });
     } catch (err) {
       this.log.warn({ processor: name, err }, 'live manager version lookup failed');
       return undefined;

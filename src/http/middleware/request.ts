@@ -15,7 +15,9 @@ export function requestContext(log: Logger): Middleware {
     const given = ctx.get('x-request-id');
     const reqId = REQUEST_ID.test(given) ? given : randomUUID();
     ctx.state.reqId = reqId;
-    ctx.state.log = log.child({ reqId });
+    // The child logger is made only when something logs: listPackages at full speed never does.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= log.child({ reqId })), configurable: true, enumerable: true });
     ctx.set('x-request-id', reqId);
     const started = performance.now();
     try {

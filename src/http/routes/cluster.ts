@@ -22,8 +22,7 @@ export interface ClusterRoutesDeps {
  * The cluster's routes. For people: GET /nodes and GET /processors/:name/nodes (main node). For nodes only
  * (cluster key): /cluster/ping, a compute node's sync position, and the report of a delivered change.
  */
-export function clusterRoutes(deps: ClusterRoutesDeps): Router {
-  const router = new Router();
+export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => deps.sessions.authenticateRequest((name) => ctx.get(name));
   const internal = async (ctx: Context): Promise<Caller> => {
     const c = await caller(ctx);

@@ -44,8 +44,7 @@ function commandsOf(body: unknown): { commands: string[]; workspace: string } {
 }
 
 /** procenv's JSON operation API (issue "ENVIRONMENTUPDATE for real"). */
-export function operationRoutes({ sessions, operations }: OperationRoutesDeps): Router {
-  const router = new Router();
+export function operationRoutes({ sessions, operations }: OperationRoutesDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' });
 

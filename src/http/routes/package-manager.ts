@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { EnvironmentService } from '../../services/environments.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import { HISTORY_EPOCH_HEADER } from '../../nodes/cluster-headers.ts';
+import { MethodNotAllowedError } from '../../domain/errors.ts';
 import { queryParam } from '../params.ts';
 
 export interface PackageManagerDeps {
@@ -15,18 +16,28 @@ export interface PackageManagerDeps {
  * statuses. Deviations, all documented in the README: error answers carry a JSON body; a missing or repeated
  * required parameter is a 400; environmentupdate answers `{ processObjId }`; reset needs write permission.
  */
-export function packageManagerRoutes({ sessions, environments }: PackageManagerDeps): Router {
-  const router = new Router({ prefix: '/packageManager' });
+/**
+ * environmentupdate and reset change state on a GET, as WASDI's do; @koa/router also runs GET handlers for HEAD,
+ * and a HEAD (a link checker, a proxy probing) must never queue a change or delete the history.
+ */
+function refuseHead(ctx: Context): void {
+  if (ctx.method === 'HEAD') {
+    ctx.set('Allow', 'GET');
+    throw new MethodNotAllowedError('METHOD_NOT_ALLOWED', 'HEAD is not allowed here: this GET changes state');
+  }
+}
+
+export function packageManagerRoutes({ sessions, environments }: PackageManagerDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
 
-  router.get('/listPackages', async (ctx) => {
+  router.get('/packageManager/listPackages', async (ctx) => {
     const user = await caller(ctx);
     const name = queryParam(ctx, 'name', { required: true });
     ctx.type = 'application/json';
     ctx.body = await environments.listPackagesBody(user, name);
   });
 
-  router.get('/managerVersion', async (ctx) => {
+  router.get('/packageManager/managerVersion', async (ctx) => {
     const user = await caller(ctx);
     const name = queryParam(ctx, 'name', { required: true });
     const version = await environments.managerVersion(user, name);
@@ -36,7 +47,7 @@ export function packageManagerRoutes({ sessions, environments }: PackageManagerD
     ctx.body = version === undefined ? '' : JSON.stringify(version);
   });
 
-  router.get('/environmentActions', async (ctx) => {
+  router.get('/packageManager/environmentActions', async (ctx) => {
     const user = await caller(ctx);
     const name = queryParam(ctx, 'name', { required: true });
     const { lines, epoch } = await environments.environmentActions(user, name);
@@ -44,7 +55,8 @@ export function packageManagerRoutes({ sessions, environments }: PackageManagerD
     ctx.body = lines;
   });
 
-  router.get('/environmentupdate', async (ctx) => {
+  router.get('/packageManager/environmentupdate', async (ctx) => {
+    refuseHead(ctx);
     const user = await caller(ctx);
     const processorId = queryParam(ctx, 'processorId', { required: true });
     const workspace = queryParam(ctx, 'workspace') ?? '-';
@@ -55,7 +67,8 @@ export function packageManagerRoutes({ sessions, environments }: PackageManagerD
     ctx.body = { processObjId: operation.processObjId };
   });
 
-  router.get('/reset', async (ctx) => {
+  router.get('/packageManager/reset', async (ctx) => {
+    refuseHead(ctx);
     const user = await caller(ctx);
     const processorId = queryParam(ctx, 'processorId', { required: true });
     queryParam(ctx, 'workspace');

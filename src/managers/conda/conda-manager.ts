@@ -153,6 +153,7 @@ export class CondaManager implements PackageManager {
       env: this.options.env,
       timeoutMs: budget.remaining(cap),
       signal: ctx.signal,
+      onSpawn: ctx.onSpawn,
       // conda's JSON progress records are separated by NUL bytes (`…}\n\0{…`): lines reach listeners without them.
       onLine: onLine === undefined ? undefined : (stream, line) => onLine(stream, line.replaceAll('\0', '')),
     });

@@ -8,7 +8,7 @@ import { runCommand, type CommandResult } from '../run-command.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
 import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
-import { ensureVenv, venvPython } from './pip-venv.ts';
+import { ensureVenv, venvPython, venvState } from './pip-venv.ts';
 
 export interface PipManagerOptions {
   /** Interpreter that creates a venv when the processor names none. */
@@ -54,6 +54,10 @@ export class PipManager implements PackageManager {
       noIndex: config['pip.noIndex'],
       env,
     });
+  }
+
+  hasEnvironment(env: Environment): boolean {
+    return venvState(this.venvDirOf(env)) === 'ready';
   }
 
   venvDirOf(env: Environment): string {
@@ -178,6 +182,7 @@ export class PipManager implements PackageManager {
       timeoutMs: c.timeoutMs,
       signal: c.signal,
       onLine: c.onLine,
+      onSpawn: c.onSpawn,
     });
     const error = resultError(result, what, 'COMMAND_FAILED', details);
     if (error) throw error;

@@ -65,7 +65,7 @@ export async function ensureVenv(spec: VenvSpec, ctx: RunContext = {}): Promise<
     throw new ManagerError('ENVIRONMENT_FAILED', `cannot create ${spec.dir}: ${(err as NodeJS.ErrnoException).code ?? 'rename failed'}`, { cause: err });
   }
 
-  const run = { env: spec.env, timeoutMs: ctx.timeoutMs, signal: ctx.signal, onLine: ctx.onLine, cwd: spec.dir };
+  const run = { env: spec.env, timeoutMs: ctx.timeoutMs, signal: ctx.signal, onLine: ctx.onLine, onSpawn: ctx.onSpawn, cwd: spec.dir };
   try {
     const created = await runCommand(spec.python, ['-m', 'venv', spec.dir], run).catch((err: unknown) => {
       throw new ManagerError('ENVIRONMENT_FAILED', `cannot create the virtual environment with ${spec.python}: ${(err as Error).message}`, { cause: err, details: { python: spec.python } });
