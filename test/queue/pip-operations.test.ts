@@ -237,3 +237,21 @@ test.serial('a processor folder removed while its operation waits ends that oper
     await svc.close();
   }
 });
+
+test.serial('a package the configured index does not have is refused with 400 before anything is queued', async (t) => {
+  const svc = await startPipService(template, WHEELS);
+  try {
+    const res = await svc.http.get('packageManager/environmentupdate', {
+      headers: { 'x-session-token': svc.token }, searchParams: { processorId: '5c1f4a8e-2b7d-4f3a-9e61-0d2c8b7a4f10', workspace: '-', updateCommand: 'addPackage/pe-missing/' },
+    });
+    t.is(res.statusCode, 400);
+    t.is(JSON.parse(res.body).error.code, 'PACKAGE_NOT_FOUND');
+    t.deepEqual(await svc.store.listOperations({}), []);
+    // A package the index has is accepted.
+    t.is((await svc.http.get('packageManager/environmentupdate', {
+      headers: { 'x-session-token': svc.token }, searchParams: { processorId: '5c1f4a8e-2b7d-4f3a-9e61-0d2c8b7a4f10', workspace: '-', updateCommand: 'addPackage/pe-gamma/' },
+    })).statusCode, 200);
+  } finally {
+    await svc.close();
+  }
+});
