@@ -88,11 +88,6 @@ export class SyncService {
         if (op) this.settle(state, op);
         else delete state.syncOperationId;
       }
-      // A delivered change still queued or running here will apply its line in the main node's order; queuing
-      // that line again now would run it after the later deliveries (an upgrade undone by an older pin). Its end
-      // calls sync again.
-      const unfinished = await this.o.store.listOperations({ processorName: name, status: ['CREATED', 'RUNNING'], limit: 500 });
-      if (unfinished.some((op) => op.origin)) return;
       let lines: string[];
       let epoch: string;
       try {
@@ -106,9 +101,11 @@ export class SyncService {
         return;
       }
       if (epoch !== state.epoch || state.applied > lines.length) {
-        // A new history (reset on the main node, or the first sync): start at its first line.
+        // A new history (reset on the main node, or the first sync): start at its first line. Matches kept from
+        // the old history could pair with a new line by its text alone, so they go: at worst a line runs twice.
         state.epoch = epoch;
         state.applied = 0;
+        state.matched = [];
       }
       let i = state.applied;
       while (i < lines.length && state.matched.length > 0 && state.matched[0] === lines[i]) {
@@ -119,6 +116,13 @@ export class SyncService {
       state.applied = i;
       state.lastSyncAt = Date.now();
       const missing = lines.slice(i);
+      // A delivered change still queued or running here applies its line in the main node's order; queuing the
+      // line again now would run it after the later deliveries (an upgrade undone by an older pin). Its end
+      // calls sync again. Asked after reading the history, so that a delivery arriving meanwhile is seen.
+      if (missing.length > 0 && (await this.deliveryUnfinished(name))) {
+        await this.o.store.saveSyncState(state);
+        return;
+      }
       if (missing.length > 0) {
         const processor = await this.o.store.findProcessorByName(name);
         if (!processor) return;
@@ -138,6 +142,11 @@ export class SyncService {
       }
       await this.o.store.saveSyncState(state);
     });
+  }
+
+  private async deliveryUnfinished(name: string): Promise<boolean> {
+    const unfinished = await this.o.store.listOperations({ processorName: name, status: ['CREATED', 'RUNNING'], limit: 500 });
+    return unfinished.some((op) => op.origin);
   }
 
   /** Called for every operation that ends on this node. */
