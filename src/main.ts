@@ -7,6 +7,7 @@ import { isMainNode } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './logger.ts';
 import { createManagers } from './managers/registry.ts';
+import type { ManagerRegistry } from './managers/types.ts';
 import { FanoutService } from './nodes/fanout.ts';
 import { PeerClient } from './nodes/peer-client.ts';
 import { Reporter } from './nodes/reporter.ts';
@@ -42,7 +43,12 @@ export interface Service {
  * The composition root: config → logger → store → catalog → managers → services → http. Resolves once the
  * processors folder is scanned and the server listens; `stop()` closes in the reverse order.
  */
-export async function startService(config: Config, options: { log?: Logger; managerEnv?: NodeJS.ProcessEnv } = {}): Promise<Service> {
+export async function startService(config: Config, options: {
+  log?: Logger;
+  managerEnv?: NodeJS.ProcessEnv;
+  /** Replaces the package managers the config names (benchmarks: a no-op manager, so that the queue itself is measured). */
+  managers?: ManagerRegistry;
+} = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
   const store = await openStore(config);
   const catalog = new ProcessorCatalog({ processorsDir: config.processorsDir, store, log: log.child({ component: 'catalog' }) });
@@ -52,7 +58,7 @@ export async function startService(config: Config, options: { log?: Logger; mana
     await store.close();
     throw err;
   }
-  const managers = createManagers(config, options.managerEnv);
+  const managers = options.managers ?? createManagers(config, options.managerEnv);
   const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes, clusterKey: config.clusterKey });
   const environments = new EnvironmentService({
     store, catalog, managers, log: log.child({ component: 'environments' }),

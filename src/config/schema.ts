@@ -30,7 +30,7 @@ export const schema = {
   sessionIdleMinutes: { type: 'integer', default: 1440, env: 'PROCENV_SESSION_IDLE_MINUTES', min: 1, max: 525600, description: 'a session unused for this long expires' },
   mainUrl: { type: 'string', default: '', env: 'PROCENV_MAIN_URL', description: "compute nodes: the main node's base URL (history, reports)" },
   clusterKey: { type: 'string', default: '', env: 'PROCENV_CLUSTER_KEY', description: 'shared key of node-to-node calls (never logged); empty disables them' },
-  'cluster.concurrency': { type: 'integer', default: 8, env: 'PROCENV_CLUSTER_CONCURRENCY', min: 1, max: 256, description: 'deliveries to compute nodes sent at once' },
+  'cluster.concurrency': { type: 'integer', default: 32, env: 'PROCENV_CLUSTER_CONCURRENCY', min: 1, max: 256, description: 'deliveries to compute nodes sent at once' },
   'cluster.requestTimeoutMs': { type: 'integer', default: 10000, env: 'PROCENV_CLUSTER_REQUEST_TIMEOUT_MS', min: 100, max: 600000, description: 'time limit of one node-to-node request' },
   'cluster.retryBaseMs': { type: 'integer', default: 1000, env: 'PROCENV_CLUSTER_RETRY_BASE_MS', min: 10, max: 3600000, description: 'first retry delay of a failed delivery; doubles each attempt, with full jitter' },
   'cluster.retryMaxMs': { type: 'integer', default: 60000, env: 'PROCENV_CLUSTER_RETRY_MAX_MS', min: 10, max: 86400000, description: 'longest delay between two attempts of a delivery' },

@@ -34,6 +34,7 @@ export class FanoutService {
   private again = false;
   private stopped = true;
   private lastFollowUp = 0;
+  private followingUp?: Promise<void>;
 
   constructor(options: FanoutOptions) {
     this.o = options;
@@ -47,7 +48,7 @@ export class FanoutService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    while (this.inFlight.size || this.pumping) await new Promise((r) => setTimeout(r, 20));
+    while (this.inFlight.size || this.pumping || this.followingUp) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** When a node last answered a node-to-node call (ms), if it has since this process started. */
@@ -136,9 +137,16 @@ export class FanoutService {
       }
       this.send(d, nodes.get(d.nodeCode));
     }
-    if (now - this.lastFollowUp >= (this.o.followUpMs ?? 5000)) {
+    // The follow-up runs beside the pump, never inside it: it asks nodes one after the other, and a node that
+    // accepts connections but does not answer would otherwise hold back every new delivery for its whole length
+    // (measured: a change waited 24 s behind 24 follow-ups of a hanging node, at a 1 s request timeout).
+    if (!this.followingUp && now - this.lastFollowUp >= (this.o.followUpMs ?? 5000)) {
       this.lastFollowUp = now;
-      await this.followUp(nodes);
+      this.followingUp = this.followUp(nodes)
+        .catch((err) => this.o.log.error({ err }, 'fan-out follow-up failed'))
+        .finally(() => {
+          this.followingUp = undefined;
+        });
     }
     return nextDue;
   }
@@ -205,6 +213,7 @@ export class FanoutService {
   private async followUp(nodes: Map<string, Node>): Promise<void> {
     const cutoff = Date.now() - (this.o.followUpMs ?? 5000);
     for (const d of await this.o.store.listDeliveries({ states: ['delivered'], limit: 100 })) {
+      if (this.stopped) return;
       const node = nodes.get(d.nodeCode);
       if (!node || !d.remoteOperationId || d.updatedAt > cutoff) continue;
       try {

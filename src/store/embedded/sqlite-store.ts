@@ -98,6 +98,18 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Statements built from a filter's shape, prepared once per shape (there are few). */
+  private readonly byShape = new Map<string, Database.Statement>();
+
+  private prepared(sql: string): Database.Statement {
+    let stmt = this.byShape.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql).pluck();
+      this.byShape.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   private migrate(): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
     if (current > SCHEMA_VERSION) {
@@ -205,7 +217,7 @@ export class SqliteStore implements Store {
     if (filter.until !== undefined) { where.push('operationTimestamp <= ?'); args.push(filter.until); }
     const sql = `SELECT doc FROM processworkspace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY operationTimestamp DESC, seq DESC LIMIT ? OFFSET ?`;
     args.push(filter.limit ?? 100, filter.offset ?? 0);
-    return parseAll(this.db.prepare(sql).pluck().all(...args));
+    return parseAll(this.prepared(sql).all(...args));
   }
   async updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>): Promise<Operation | undefined> {
     return this.db.transaction(() => {
@@ -275,7 +287,7 @@ export class SqliteStore implements Store {
     if (filter.dueBefore !== undefined) { where.push("state = 'pending' AND nextAttemptAt <= ?"); args.push(filter.dueBefore); }
     const sql = `SELECT doc FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
     args.push(filter.limit ?? 10_000);
-    return parseAll(this.db.prepare(sql).pluck().all(...args));
+    return parseAll(this.prepared(sql).all(...args));
   }
 
   async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined> {
