@@ -11,20 +11,19 @@
  *
  * Exit code: 0 PASS, 1 FAIL (ratio below target) or an invalid run (errors, non-2xx, wrong answers).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createSession } from '../src/cli.ts';
 import { openStore } from '../src/store/open.ts';
+import { cpuSeconds, median, startChild, stopChild } from './servers/child.ts';
 
 const TARGET = 0.7;
 const PROCESSOR = 'bench_pip';
 const USER = 'bench-user';
-const SERVERS = new URL('./servers/', import.meta.url).pathname;
 
 const { values: opts } = parseArgs({
   options: {
@@ -65,57 +64,6 @@ function packagesInfo(count: number): string {
   return JSON.stringify({ packageManager: { name: 'pip', version: '22.0.2', major: 22, minor: 0, patch: 2 }, outdated, uptodate });
 }
 
-/** Starts a server script as a child process and waits for its `{ url }` line on stdout. */
-async function startChild(script: string, args: string[], nodeArgs: string[] = []): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(SERVERS, script), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    let found: string | undefined;
-    child.once('exit', (code) => found ?? reject(new Error(`${script} exited with ${code} before listening`)));
-    // The first line with a url is the signal; anything else (procenv's pino warnings go to stdout) is passed on.
-    lines.on('line', (line) => {
-      if (found === undefined) {
-        try {
-          const parsed = JSON.parse(line) as { url?: unknown };
-          if (typeof parsed.url === 'string') {
-            found = parsed.url;
-            resolve(found);
-            return;
-          }
-        } catch { /* not the url line */ }
-      }
-      process.stderr.write(`[${script}] ${line}\n`);
-    });
-  });
-  return { child, url };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/**
- * CPU seconds (user + system, all threads) a child has used so far, from /proc (Linux); undefined elsewhere.
- * CPU per request is far less sensitive than req/s to other work on the machine, so it is printed beside it.
- */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of proc(5) (utime, stime), counted from the state field (3) after the command name.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 interface Round {
   reqPerSec: number;
   /** Server CPU microseconds per answered request, when /proc is there. */
@@ -150,11 +98,6 @@ async function load(url: string, token: string, duration: number, pid?: number):
   };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function verify(procenvUrl: string, bareUrl: string, token: string): Promise<{ body: Buffer; contentType: string }> {
   const a = await fetch(procenvUrl, { headers: { 'x-session-token': token } });

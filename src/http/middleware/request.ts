@@ -29,7 +29,7 @@ export function requestContext(log: Logger): Middleware {
       if (answer.unexpected) ctx.state.log.error({ err, method: ctx.method, path: ctx.path }, 'request failed');
       else if (answer.status >= 500) ctx.state.log.warn({ code: answer.body.error.code, path: ctx.path }, 'request answered 5xx');
     } finally {
-      if (ctx.state.log.isLevelEnabled('debug')) {
+      if (log.isLevelEnabled('debug')) {
         ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
       }
     }
