@@ -143,8 +143,8 @@ export class EnvironmentService {
     if (!kind) throw new InvalidInputError('NO_PACKAGE_MANAGER', `processor type "${processor.type}" has no package manager`);
     const parsed = request.updateCommands.filter((c) => c !== '').map((c) => parseUpdateCommand(c, kind));
     if (parsed.length > MAX_COMMANDS) throw new InvalidInputError('TOO_MANY_COMMANDS', `at most ${MAX_COMMANDS} commands per operation`);
-    // A forwarded change was checked by the main node; the compute node's own index may differ.
-    if (!caller.internal) await this.checkPackagesExist(kind, parsed);
+    // A forwarded change or a history line was checked by the main node; a compute node's own index may differ.
+    if (!caller.internal && !request.sync) await this.checkPackagesExist(kind, parsed);
     const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
     const operation: Operation = {
