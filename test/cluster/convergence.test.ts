@@ -1,20 +1,8 @@
-import test, { type ExecutionContext } from 'ava';
-import { Cluster, freePort, OWNER, prepareCluster, procenvCli, waitUntil, type ClusterFixture, type ClusterOptions } from '../helpers/cluster.ts';
+import test from 'ava';
+import { Cluster, clusterSuite, freePort, OWNER, procenvCli, waitUntil } from '../helpers/cluster.ts';
 
 // Compute nodes that were away, or arrived late, converge with the main node's history on their own.
-let fixture: ClusterFixture;
-test.before(async () => {
-  fixture = await prepareCluster([['cl-alpha', '1.0'], ['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
-});
-test.after.always(async () => {
-  await fixture?.remove();
-});
-
-async function startCluster(t: ExecutionContext, options: ClusterOptions = {}): Promise<Cluster> {
-  const cluster = await Cluster.start(fixture, options);
-  t.teardown(() => cluster.close());
-  return cluster;
-}
+const startCluster = clusterSuite([['cl-alpha', '1.0'], ['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
 
 async function inStep(c: Cluster, codes: string[], lines: number) {
   return waitUntil(`${codes.join(', ')} in step at ${lines} lines`, async () => {

@@ -1,21 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import test, { type ExecutionContext } from 'ava';
-import { Cluster, MAIN_CODE, OWNER, prepareCluster, waitUntil, type ClusterFixture, type ClusterOptions } from '../helpers/cluster.ts';
+import test from 'ava';
+import { clusterSuite, MAIN_CODE, OWNER, waitUntil } from '../helpers/cluster.ts';
 
 // Real procenv processes on 127.0.0.1 (a main node and compute nodes), real pip in real venvs, local wheels.
-let fixture: ClusterFixture;
-test.before(async () => {
-  fixture = await prepareCluster([['cl-alpha', '1.0'], ['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
-});
-test.after.always(async () => {
-  await fixture?.remove();
-});
-
-async function startCluster(t: ExecutionContext, options: ClusterOptions = {}): Promise<Cluster> {
-  const cluster = await Cluster.start(fixture, options);
-  t.teardown(() => cluster.close());
-  return cluster;
-}
+const startCluster = clusterSuite([['cl-alpha', '1.0'], ['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
 
 test.serial('a change on the main node is installed on every compute node and each delivery ends applied', async (t) => {
   t.timeout(120_000);

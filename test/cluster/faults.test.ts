@@ -1,22 +1,10 @@
-import test, { type ExecutionContext } from 'ava';
-import { Cluster, CLUSTER_HEADER, MAIN_CODE, OWNER, prepareCluster, waitUntil, type ClusterFixture, type ClusterOptions, type DeliveryView } from '../helpers/cluster.ts';
+import test from 'ava';
+import { CLUSTER_HEADER, clusterSuite, type DeliveryView, MAIN_CODE, OWNER, waitUntil } from '../helpers/cluster.ts';
 import { startFakeComputeNode } from './fake-compute-node.ts';
 
 // Faulty peers: FAKE compute nodes (500, hanging, failing then accepting), loops, wrong keys, a main node that
 // crashes, next to real nodes.
-let fixture: ClusterFixture;
-test.before(async () => {
-  fixture = await prepareCluster([['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
-});
-test.after.always(async () => {
-  await fixture?.remove();
-});
-
-async function startCluster(t: ExecutionContext, options: ClusterOptions = {}): Promise<Cluster> {
-  const cluster = await Cluster.start(fixture, options);
-  t.teardown(() => cluster.close());
-  return cluster;
-}
+const startCluster = clusterSuite([['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
 
 function byNode(nodes: DeliveryView[] | undefined): Record<string, DeliveryView | undefined> {
   return Object.fromEntries((nodes ?? []).map((n) => [n.nodeCode, n]));

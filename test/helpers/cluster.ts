@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import got from 'got';
+import test from 'ava';
 import { openStore } from '../../src/store/open.ts';
 import { cleanPipEnv, createTemplateVenv, installedPackages, type TemplateVenv } from './pip-env.ts';
 import { buildWheel } from './wheels.ts';
@@ -413,4 +414,23 @@ export async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Registers a test file's cluster fixture (built once, removed after the file) and answers a function that starts
+ * a cluster for one test and stops it when the test ends.
+ */
+export function clusterSuite(wheels: [string, string][]): (t: import('ava').ExecutionContext, options?: ClusterOptions) => Promise<Cluster> {
+  let fixture: ClusterFixture | undefined;
+  test.before(async () => {
+    fixture = await prepareCluster(wheels);
+  });
+  test.after.always(async () => {
+    await fixture?.remove();
+  });
+  return async (t, options = {}) => {
+    const cluster = await Cluster.start(fixture!, options);
+    t.teardown(() => cluster.close());
+    return cluster;
+  };
 }
