@@ -14,7 +14,7 @@ export type Snapshot =
   | { state: 'missing' }
   | { state: 'empty' }
   | { state: 'unreadable'; error: UnreadableFileError }
-  | { state: 'ok'; managerVersion?: ManagerVersion; packageCount: number; listBody: Buffer };
+  | { state: 'ok'; managerVersion?: ManagerVersion; listBody: Buffer };
 
 const WATCHED_FILES = new Set([PACKAGES_INFO, PROCESSOR_JSON]);
 const SETTLE_MS = 150;
@@ -107,7 +107,7 @@ export class ProcessorCatalog extends EventEmitter {
     try {
       const info = parsePackagesInfo(text);
       const list = mergePackages(info);
-      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), packageCount: list.length, listBody: Buffer.from(JSON.stringify(list)) };
+      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), listBody: Buffer.from(JSON.stringify(list)) };
     } catch (err) {
       if (err instanceof UnreadableFileError) {
         this.log.warn({ processor: name, code: err.code }, 'packagesInfo.json unreadable');

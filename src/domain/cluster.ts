@@ -4,8 +4,6 @@
  */
 export type DeliveryState = 'pending' | 'delivered' | 'applied' | 'failed' | 'skipped';
 
-export const DELIVERY_STATES: readonly DeliveryState[] = ['pending', 'delivered', 'applied', 'failed', 'skipped'];
-
 export interface Delivery {
   operationId: string;
   nodeCode: string;

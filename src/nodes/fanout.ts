@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Delivery } from '../domain/cluster.ts';
 import type { Operation } from '../domain/operation.ts';
 import type { Node, Store } from '../store/types.ts';
+import { SerialRunner } from '../util/serial-runner.ts';
 import { describeFailure, type PeerClient } from './peer-client.ts';
 
 export interface FanoutOptions {
@@ -30,8 +31,17 @@ export class FanoutService {
   private readonly inFlight = new Set<string>();
   private readonly lastContact = new Map<string, number>();
   private timer?: NodeJS.Timeout;
-  private pumping = false;
-  private again = false;
+  private readonly pumper = new SerialRunner(async () => {
+    clearTimeout(this.timer);
+    const nextDue = await this.pump().catch((err) => {
+      this.o.log.error({ err }, 'fan-out pump failed');
+      return undefined;
+    });
+    if (this.stopped) return;
+    const delay = Math.max(10, Math.min((nextDue ?? Infinity) - Date.now(), 1000));
+    this.timer = setTimeout(() => this.wake(), delay);
+    this.timer.unref();
+  });
   private stopped = true;
   private lastFollowUp = 0;
   private followingUp?: Promise<void>;
@@ -48,7 +58,7 @@ export class FanoutService {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    while (this.inFlight.size || this.pumping || this.followingUp) await new Promise((r) => setTimeout(r, 20));
+    while (this.inFlight.size || this.pumper.busy || this.followingUp) await new Promise((r) => setTimeout(r, 20));
   }
 
   /** When a node last answered a node-to-node call (ms), if it has since this process started. */
@@ -92,27 +102,7 @@ export class FanoutService {
   }
 
   wake(): void {
-    if (this.stopped) return;
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = true;
-    clearTimeout(this.timer);
-    void this.pump()
-      .catch((err) => this.o.log.error({ err }, 'fan-out pump failed'))
-      .then((nextDue) => {
-        this.pumping = false;
-        if (this.stopped) return;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-          return;
-        }
-        const delay = Math.max(10, Math.min((nextDue ?? Infinity) - Date.now(), 1000));
-        this.timer = setTimeout(() => this.wake(), delay);
-        this.timer.unref();
-      });
+    if (!this.stopped) this.pumper.trigger();
   }
 
   /** Sends what is due; answers when the next pending delivery falls due. */

@@ -19,10 +19,8 @@ export function peerUrl(base: string, path: string): URL {
  */
 export class PeerClient {
   readonly http: Got;
-  private readonly nodeCode: string;
 
   constructor(options: PeerClientOptions) {
-    this.nodeCode = options.nodeCode;
     this.http = got.extend({
       timeout: { request: options.timeoutMs },
       retry: { limit: 0 },
@@ -49,10 +47,6 @@ export class PeerClient {
 
   postJson(base: string, path: string, body: unknown): Promise<Response<string>> {
     return this.http.post(peerUrl(base, path), { json: body });
-  }
-
-  get code(): string {
-    return this.nodeCode;
   }
 }
 

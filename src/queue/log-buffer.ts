@@ -14,15 +14,12 @@ export class LogBuffer {
   private lines: Omit<OperationLogLine, 'seq'>[] = [];
   private timer?: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
-  /** Called with each line as it arrives (live progress, issue 5). */
-  onLine?: (line: Omit<OperationLogLine, 'seq'>) => void;
 
   constructor(private readonly store: Store, private readonly processObjId: string, private readonly log: Logger) {}
 
   push(stream: OperationLogLine['stream'], line: string): void {
     const entry = { t: Date.now(), stream, line: line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line };
     this.lines.push(entry);
-    this.onLine?.(entry);
     if (this.lines.length >= FLUSH_LINES) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }

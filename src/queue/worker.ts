@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Operation } from '../domain/operation.ts';
 import type { Store } from '../store/types.ts';
 import { executeOperation, type ExecuteDeps } from './execute.ts';
+import { SerialRunner } from '../util/serial-runner.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { killOrphanGroup } from './orphans.ts';
 
@@ -38,13 +39,10 @@ export class OperationWorker {
   private readonly running = new Map<string, Running>();
   private heartbeat?: NodeJS.Timeout;
   private poller?: NodeJS.Timeout;
-  private claiming = false;
-  private again = false;
+  private readonly claimer = new SerialRunner(() => this.claimLoop());
   private stopped = true;
   /** Called when an operation reaches a final status (fan-out reports, live events). */
   onFinished?: (op: Operation) => void;
-  /** Called with each log line of a running operation. */
-  onLogLine?: (processObjId: string, line: { t: number; stream: string; line: string }) => void;
 
   constructor(options: WorkerOptions) {
     this.opts = options;
@@ -80,19 +78,7 @@ export class OperationWorker {
 
   /** Looks for work now (after an operation is queued or finishes). */
   wake(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = true;
-    void this.claimLoop().finally(() => {
-      this.claiming = false;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    if (!this.stopped) this.claimer.trigger();
   }
 
   /** Kills a RUNNING operation this worker runs; answers false when it does not run it. */
@@ -101,10 +87,6 @@ export class OperationWorker {
     if (!r) return false;
     r.controller.abort(new Error('cancelled'));
     return true;
-  }
-
-  isRunning(processObjId: string): boolean {
-    return this.running.has(processObjId);
   }
 
   private async claimLoop(): Promise<void> {
@@ -134,7 +116,6 @@ export class OperationWorker {
   private async run(op: Operation, controller: AbortController, log: Logger): Promise<void> {
     log.info({ commands: op.commands, waitedMs: (op.operationStartTimestamp ?? Date.now()) - op.operationTimestamp }, 'operation started');
     const out = new LogBuffer(this.store, op.processObjId, log);
-    out.onLine = (line) => this.onLogLine?.(op.processObjId, line);
     let outcome;
     try {
       outcome = await executeOperation({ ...this.opts, log }, op, out, controller.signal, (perc) => {

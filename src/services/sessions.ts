@@ -51,12 +51,11 @@ export class SessionService {
 
   async authenticate(token: string | undefined): Promise<Caller> {
     if (!token || token.length > 256) throw new UnauthenticatedError();
-    const now0 = this.now();
+    const now = this.now();
     const cached = this.cache.get(token);
-    if (cached && now0 - cached.checkedAt < CACHE_MS && now0 - cached.lastTouch <= this.idleMs) return cached.caller;
+    if (cached && now - cached.checkedAt < CACHE_MS && now - cached.lastTouch <= this.idleMs) return cached.caller;
     const session = await this.store.findSession(token);
     if (!session) throw new UnauthenticatedError();
-    const now = this.now();
     if (now - session.lastTouch > this.idleMs) {
       this.cache.delete(token);
       await this.store.removeSession(token);

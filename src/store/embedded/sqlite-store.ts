@@ -202,22 +202,15 @@ export class SqliteStore implements Store {
     return parse(this.stmts.findOperation.get(processObjId));
   }
   async listOperations(filter: OperationFilter): Promise<Operation[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const anyOf = (column: string, value: string | readonly string[]) => {
-      const values = typeof value === 'string' ? [value] : value;
-      where.push(`${column} IN (${values.map(() => '?').join(', ') || 'NULL'})`);
-      args.push(...values);
-    };
-    if (filter.processorName !== undefined) anyOf('productName', filter.processorName);
-    if (filter.status !== undefined) anyOf('status', filter.status);
-    if (filter.userId !== undefined) { where.push('userId = ?'); args.push(filter.userId); }
-    if (filter.nodeCode !== undefined) { where.push('nodeCode = ?'); args.push(filter.nodeCode); }
-    if (filter.since !== undefined) { where.push('operationTimestamp >= ?'); args.push(filter.since); }
-    if (filter.until !== undefined) { where.push('operationTimestamp <= ?'); args.push(filter.until); }
-    const sql = `SELECT doc FROM processworkspace ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY operationTimestamp DESC, seq DESC LIMIT ? OFFSET ?`;
-    args.push(filter.limit ?? 100, filter.offset ?? 0);
-    return parseAll(this.prepared(sql).all(...args));
+    const w = new Where()
+      .anyOf('productName', filter.processorName)
+      .anyOf('status', filter.status)
+      .is('userId = ?', filter.userId)
+      .is('nodeCode = ?', filter.nodeCode)
+      .is('operationTimestamp >= ?', filter.since)
+      .is('operationTimestamp <= ?', filter.until);
+    const sql = `SELECT doc FROM processworkspace ${w.sql} ORDER BY operationTimestamp DESC, seq DESC LIMIT ? OFFSET ?`;
+    return parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 100, filter.offset ?? 0));
   }
   async updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>): Promise<Operation | undefined> {
     return this.db.transaction(() => {
@@ -276,18 +269,13 @@ export class SqliteStore implements Store {
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<Delivery[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.operationId !== undefined) { where.push('operationId = ?'); args.push(filter.operationId); }
-    if (filter.nodeCode !== undefined) { where.push('nodeCode = ?'); args.push(filter.nodeCode); }
-    if (filter.states !== undefined) {
-      where.push(`state IN (${filter.states.map(() => '?').join(', ') || 'NULL'})`);
-      args.push(...filter.states);
-    }
-    if (filter.dueBefore !== undefined) { where.push("state = 'pending' AND nextAttemptAt <= ?"); args.push(filter.dueBefore); }
-    const sql = `SELECT doc FROM deliveries ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
-    args.push(filter.limit ?? 10_000);
-    return parseAll(this.prepared(sql).all(...args));
+    const w = new Where()
+      .is('operationId = ?', filter.operationId)
+      .is('nodeCode = ?', filter.nodeCode)
+      .anyOf('state', filter.states)
+      .is("state = 'pending' AND nextAttemptAt <= ?", filter.dueBefore);
+    const sql = `SELECT doc FROM deliveries ${w.sql} ORDER BY seq LIMIT ?`;
+    return parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 10_000));
   }
 
   async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined> {
@@ -320,6 +308,34 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+}
+
+/** A WHERE clause built from the filter fields that are set; the values go as parameters, never into the SQL. */
+class Where {
+  private readonly parts: string[] = [];
+  readonly args: unknown[] = [];
+
+  /** A condition with one `?`, kept only when the value is given. */
+  is(condition: string, value: unknown): this {
+    if (value !== undefined) {
+      this.parts.push(condition);
+      this.args.push(value);
+    }
+    return this;
+  }
+
+  /** `column IN (…)` for one value or several (an empty list matches nothing). */
+  anyOf(column: string, value: string | readonly string[] | undefined): this {
+    if (value === undefined) return this;
+    const values = typeof value === 'string' ? [value] : value;
+    this.parts.push(`${column} IN (${values.map(() => '?').join(', ') || 'NULL'})`);
+    this.args.push(...values);
+    return this;
+  }
+
+  get sql(): string {
+    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
   }
 }
 
