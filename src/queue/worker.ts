@@ -146,7 +146,8 @@ export class OperationWorker {
     const level = outcome.status === 'DONE' ? 'info' : 'warn';
     log[level]({ status: outcome.status, durationMs: finished.durationMs, code: outcome.error?.code }, 'operation finished');
     this.onFinished?.(finished);
-    if (outcome.refreshNeeded && !this.stopped) await this.queueRefresh(finished, 'a cancelled command may have changed the environment');
+    // Also on shutdown: the refresh is stored now and runs after the next start.
+    if (outcome.refreshNeeded) await this.queueRefresh(finished, 'a command cut short may have changed the environment');
   }
 
   /**

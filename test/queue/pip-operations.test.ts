@@ -255,3 +255,32 @@ test.serial('a package the configured index does not have is refused with 400 be
     await svc.close();
   }
 });
+
+test.serial('a graceful stop during an operation ends it INTERRUPTED and leaves a refresh queued for the next start', async (t) => {
+  const svc = await startPipService(template, WHEELS);
+  try {
+    const { rmSync, symlinkSync } = await import('node:fs');
+    writeFileSync(join(svc.venv, 'bin', 'python-hang'), '#!/bin/sh\nexec sleep 300\n', { mode: 0o755 });
+    rmSync(join(svc.venv, 'bin', 'python'));
+    symlinkSync('python-hang', join(svc.venv, 'bin', 'python'));
+    const id = await svc.update('addPackage/pe-beta/');
+    const deadline = Date.now() + 10_000;
+    while ((await svc.get(`operations/${id}`)).body.status !== 'RUNNING' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const { SqliteStore } = await import('../../src/store/embedded/sqlite-store.ts');
+    const { EMBEDDED_STORE_FILE } = await import('../../src/store/open.ts');
+    await svc.stop();
+    const store = new SqliteStore(join(svc.config.dataDir, EMBEDDED_STORE_FILE));
+    try {
+      const ops = await store.listOperations({ processorName: PIP_PROCESSOR });
+      const stopped = ops.find((o) => o.processObjId === id);
+      t.is(stopped?.status, 'ERROR');
+      t.is(stopped?.error?.code, 'INTERRUPTED');
+      const refresh = ops.find((o) => o.userId === 'procenv' && o.commands.length === 0);
+      t.is(refresh?.status, 'CREATED', 'a refresh waits for the next start');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await svc.close();
+  }
+});
