@@ -38,14 +38,18 @@ test('50 concurrent environmentupdate requests on one processor are all recorded
     watching = false;
     await watcher;
     t.true(ops.every((op) => op.status === 'DONE'), JSON.stringify(ops.filter((o) => o.status !== 'DONE').map((o) => o.error)));
-    // In the order received: sort by creation, then check each started after the previous ended.
-    const byCreation = [...ops].sort((a, b) => a.operationTimestamp - b.operationTimestamp);
-    for (let i = 1; i < byCreation.length; i++) {
-      const prev = byCreation[i - 1]!;
-      const cur = byCreation[i]!;
+    // In the order received: the store lists newest first (creation time, then insertion order, which breaks the
+    // ties of requests received in the same millisecond), so its reverse is the arrival order. Each operation must
+    // start after the one before it ended.
+    const stored = await svc.store.listOperations({ processorName: PIP_PROCESSOR, limit: 1000 });
+    const finished = new Map(ops.map((op) => [op.processObjId, op]));
+    const byArrival = [...stored].reverse().map((op) => finished.get(op.processObjId)).filter((op) => op !== undefined);
+    t.is(byArrival.length, 50);
+    for (let i = 1; i < byArrival.length; i++) {
+      const prev = byArrival[i - 1]!;
+      const cur = byArrival[i]!;
       t.true(cur.operationStartTimestamp! >= prev.operationEndTimestamp!, `operation ${i} started before operation ${i - 1} ended`);
     }
-    const stored = await svc.store.listOperations({ processorName: PIP_PROCESSOR, limit: 1000 });
     t.is(stored.length, 51, 'none lost: the first change and the 50');
     t.true(seen.length > 10, 'the list was read while the operations ran');
     t.deepEqual(seen.filter((s) => s.status !== 200 || s.count === 0), [], 'listPackages never failed nor answered empty');
