@@ -82,13 +82,14 @@ export async function startService(config: Config, options: {
   const sync = followsMain ? new SyncService({
     store, environments, peer, log: clusterLog, mainUrl: config.mainUrl, intervalMs: config['cluster.syncIntervalSeconds'] * 1000,
   }) : undefined;
+  if (sync) environments.admitDelivery = (name, originId, insert) => sync.admitDelivery(name, originId, insert);
   const reporter = followsMain ? new Reporter(peer, config.mainUrl, config.nodeCode, clusterLog) : undefined;
   environments.onOperationCreated = (op) => {
     worker.wake();
     if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
   };
   worker.onFinished = (op) => {
-    if (reporter && op.origin) void reporter.report(op);
+    if (reporter) void reporter.report(op);
     sync?.onOperationFinished(op);
   };
   const operations = new OperationService(store, environments, worker);

@@ -90,6 +90,12 @@ export function readProcessorJson(folder: string): { processor?: Processor; prob
   return { processor };
 }
 
+/** Where appendEnvAction would write `command`: its line index, or undefined when it equals the last line. */
+export function nextEnvActionIndex(folder: string, command: string): number | undefined {
+  const lines = readEnvActions(folder);
+  return lines.at(-1) === command ? undefined : lines.length;
+}
+
 /**
  * Appends a command to envActionsList.txt, dropping it when it equals the last line ("jump duplicate", reference
  * §3.1: only consecutive duplicates), and rewrites the file atomically. Answers whether a line was added.

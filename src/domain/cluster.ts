@@ -36,18 +36,30 @@ export interface DeliveryFilter {
 
 /**
  * A compute node's position in one processor's history on the main node: `applied` lines of history `epoch`
- * (the main node starts a new epoch at each reset). `matched` holds commands this node already applied through
- * deliveries, in order, so that catching up does not run them twice.
+ * (the main node starts a new epoch at each reset).
  */
 export interface SyncState {
   processorName: string;
   epoch: string;
   applied: number;
-  matched: string[];
   lastSyncAt?: number;
   lastError?: string;
   /** The catch-up operation in flight, if any. */
   syncOperationId?: string;
   /** The history range that operation covers. */
   syncTarget?: number;
+}
+
+/**
+ * The main node's history of a processor as a compute node reads it to catch up: envActionsList.txt's lines in
+ * history `epoch`, and for lines at or after `from`, the main node's operation that wrote each (when procenv wrote
+ * it: a line written by something else has none).
+ */
+export interface ClusterHistory {
+  nodeCode: string;
+  epoch: string;
+  lines: string[];
+  from: number;
+  /** index → the main node's operation id */
+  origins: Record<number, string>;
 }

@@ -47,8 +47,11 @@ export interface Operation {
   pidStartTime?: string;
   /** Compute node: the main node's operation this one was delivered for. */
   origin?: { nodeCode: string; operationId: string };
-  /** Compute node: a catch-up operation applying lines [from, to) of the main node's history `epoch`. */
-  sync?: { epoch: string; from: number; to: number };
+  /** Compute node: a catch-up operation applying lines [from, to) of the main node's history `epoch`; `origins`
+   *  names the main node's operations that wrote those lines, so that their deliveries are not run again. */
+  sync?: { epoch: string; from: number; to: number; origins?: string[] };
+  /** Main node: the lines this operation appended to envActionsList.txt, as indexes in history `epoch`. */
+  recorded?: { epoch: string; lines: number[] };
 }
 
 /** One line of an operation's log: the package manager's output, or procenv's own notes (`procenv`). */

@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
-import type { SyncState } from '../domain/cluster.ts';
+import type { ClusterHistory, SyncState } from '../domain/cluster.ts';
 import { isFinal, type Operation } from '../domain/operation.ts';
 import type { Caller } from '../domain/user.ts';
-import type { EnvironmentService } from '../services/environments.ts';
+import type { EnvironmentService, InsertResult } from '../services/environments.ts';
 import type { Store } from '../store/types.ts';
-import { HISTORY_EPOCH_HEADER } from './cluster-headers.ts';
 import { describeFailure, type PeerClient } from './peer-client.ts';
 
 export interface SyncOptions {
@@ -22,9 +21,11 @@ export const SYNC_USER: Caller = { userId: 'procenv-sync', admin: true };
 /**
  * A compute node's convergence (replaces WASDI's replay on a fresh container, reference §3.3): per processor it
  * keeps how many lines of the main node's history it has applied, in which history epoch; on start, after each
- * delivered change and periodically it reads the main node's environmentActions and applies the lines it misses, in
- * order, as one local operation. Lines this node already applied through deliveries are matched, not run again;
- * at the first line that does not match, matching stops and the rest is applied in the main node's order.
+ * delivered change and periodically it reads the main node's history and applies the lines it misses, in order, as
+ * one local operation. The main node names the operation that wrote each line, so a line whose change already ran
+ * here through its delivery is passed over, and a delivery that arrives after a catch-up took its line in is
+ * answered with that catch-up instead of running again. At the first line not applied here, the rest is applied
+ * in the main node's order.
  */
 export class SyncService {
   private readonly o: SyncOptions;
@@ -61,6 +62,18 @@ export class SyncService {
     return this.o.store.findSyncState(processorName);
   }
 
+  /**
+   * Admits a delivered change: a catch-up operation that applies (or applied) the same change of the main node
+   * answers for it; otherwise `insert` runs, alone with the catch-up decisions of this processor.
+   */
+  admitDelivery(name: string, originId: string, insert: () => Promise<InsertResult>): Promise<InsertResult> {
+    return this.exclusive(name, async () => {
+      const catchUp = (await this.localChanges(name)).byOrigin.get(originId);
+      if (catchUp?.sync && (catchUp.status === 'DONE' || !isFinal(catchUp.status))) return { operation: catchUp, created: false };
+      return insert();
+    });
+  }
+
   /** Runs `fn` alone for this processor: state updates from syncs and from finished operations never interleave. */
   private exclusive<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const prev = this.locks.get(name) ?? Promise.resolve();
@@ -74,90 +87,123 @@ export class SyncService {
   }
 
   private async state(name: string): Promise<SyncState> {
-    return (await this.o.store.findSyncState(name)) ?? { processorName: name, epoch: '', applied: 0, matched: [] };
+    return (await this.o.store.findSyncState(name)) ?? { processorName: name, epoch: '', applied: 0 };
+  }
+
+  /**
+   * This node's operations of a processor by the main node's operation they apply: a delivery by its origin, a
+   * catch-up by each origin it covers (a DONE one wins over one that failed). Also whether a delivery is unfinished.
+   */
+  private async localChanges(name: string): Promise<{ byOrigin: Map<string, Operation>; deliveryUnfinished: boolean }> {
+    const byOrigin = new Map<string, Operation>();
+    let deliveryUnfinished = false;
+    for (const op of await this.o.store.listOperations({ processorName: name, limit: 1000 })) {
+      if (op.origin && !isFinal(op.status)) deliveryUnfinished = true;
+      for (const id of op.origin ? [op.origin.operationId] : op.sync?.origins ?? []) {
+        const known = byOrigin.get(id);
+        if (!known || (known.status !== 'DONE' && op.status === 'DONE')) byOrigin.set(id, op);
+      }
+    }
+    return { byOrigin, deliveryUnfinished };
+  }
+
+  private async readHistory(name: string, from: number): Promise<ClusterHistory> {
+    const res = await this.o.peer.getJson(this.o.mainUrl, `cluster/processors/${encodeURIComponent(name)}/history`, { from: String(from) });
+    if (res.statusCode !== 200) throw new Error(`the main node answered ${res.statusCode}`);
+    return JSON.parse(res.body) as ClusterHistory;
   }
 
   /** Compares with the main node's history and queues the lines this node misses. */
-  sync(name: string): Promise<void> {
-    return this.exclusive(name, async () => {
-      if (this.stopped) return;
-      const state = await this.state(name);
-      if (state.syncOperationId) {
-        const op = await this.o.store.findOperation(state.syncOperationId);
-        if (op && !isFinal(op.status)) return;
-        if (op) this.settle(state, op);
-        else delete state.syncOperationId;
-      }
-      let lines: string[];
-      let epoch: string;
-      try {
-        const res = await this.o.peer.getJson(this.o.mainUrl, 'packageManager/environmentActions', { name });
-        if (res.statusCode !== 200) throw new Error(`the main node answered ${res.statusCode}`);
-        lines = JSON.parse(res.body) as string[];
-        epoch = String(res.headers[HISTORY_EPOCH_HEADER] ?? '0');
-      } catch (err) {
+  async sync(name: string): Promise<void> {
+    if (this.stopped) return;
+    const before = await this.state(name);
+    let history: ClusterHistory;
+    try {
+      // Read outside the lock (deliveries are not held up by the main node's answer), and before this node's
+      // operations are looked at, so that a delivery arriving meanwhile is seen.
+      history = await this.readHistory(name, before.applied);
+      if (history.epoch !== before.epoch && history.from > 0) history = await this.readHistory(name, 0);
+    } catch (err) {
+      await this.exclusive(name, async () => {
+        const state = await this.state(name);
         state.lastError = `cannot read the main node's history: ${describeFailure(err)}`;
         await this.o.store.saveSyncState(state);
-        return;
-      }
-      if (epoch !== state.epoch || state.applied > lines.length) {
-        // A new history (reset on the main node, or the first sync): start at its first line. Matches kept from
-        // the old history could pair with a new line by its text alone, so they go: at worst a line runs twice.
-        state.epoch = epoch;
-        state.applied = 0;
-        state.matched = [];
-      }
-      let i = state.applied;
-      while (i < lines.length && state.matched.length > 0 && state.matched[0] === lines[i]) {
-        state.matched.shift();
-        i++;
-      }
-      if (i < lines.length) state.matched = [];
-      state.applied = i;
-      state.lastSyncAt = Date.now();
-      const missing = lines.slice(i);
-      // A delivered change still queued or running here applies its line in the main node's order; queuing the
-      // line again now would run it after the later deliveries (an upgrade undone by an older pin). Its end
-      // calls sync again. Asked after reading the history, so that a delivery arriving meanwhile is seen.
-      if (missing.length > 0 && (await this.deliveryUnfinished(name))) {
-        await this.o.store.saveSyncState(state);
-        return;
-      }
-      if (missing.length > 0) {
-        const processor = await this.o.store.findProcessorByName(name);
-        if (!processor) return;
-        try {
-          const { operation } = await this.o.environments.requestUpdate(SYNC_USER, {
-            processorId: processor.processorId, workspace: '-', updateCommands: missing,
-            sync: { epoch, from: i, to: lines.length },
-          });
-          state.syncOperationId = operation.processObjId;
-          state.syncTarget = lines.length;
-          this.o.log.info({ processor: name, from: i, to: lines.length, operationId: operation.processObjId }, 'catching up with the main node');
-        } catch (err) {
-          state.lastError = `cannot queue the missing lines: ${(err as Error).message}`;
-        }
-      } else if (!state.syncOperationId) {
-        delete state.lastError;
-      }
-      await this.o.store.saveSyncState(state);
-    });
+      });
+      return;
+    }
+    await this.exclusive(name, () => this.catchUp(name, history));
   }
 
-  private async deliveryUnfinished(name: string): Promise<boolean> {
-    const unfinished = await this.o.store.listOperations({ processorName: name, status: ['CREATED', 'RUNNING'], limit: 500 });
-    return unfinished.some((op) => op.origin);
+  private async catchUp(name: string, history: ClusterHistory): Promise<void> {
+    if (this.stopped) return;
+    const state = await this.state(name);
+    if (state.syncOperationId) {
+      const op = await this.o.store.findOperation(state.syncOperationId);
+      if (op && !isFinal(op.status)) return;
+      if (op) this.settle(state, op);
+      else delete state.syncOperationId;
+    }
+    const { lines, epoch, origins } = history;
+    if (epoch !== state.epoch || state.applied > lines.length) {
+      // A new history (reset on the main node, or the first sync) starts at its first line; the next round reads it
+      // whole when this one began further on.
+      if (history.from > 0) return;
+      state.epoch = epoch;
+      state.applied = 0;
+    }
+    if (state.applied < history.from) return;
+    const local = await this.localChanges(name);
+    let i = state.applied;
+    let waiting = false;
+    for (; i < lines.length; i++) {
+      const origin = origins[i];
+      const op = origin === undefined ? undefined : local.byOrigin.get(origin);
+      if (op?.status === 'DONE') continue;
+      // Its delivery is queued or running here: it applies the line in order, and its end calls sync again.
+      waiting = op !== undefined && !isFinal(op.status);
+      break;
+    }
+    state.applied = i;
+    state.lastSyncAt = Date.now();
+    const missing = lines.slice(i);
+    // A delivered change still queued or running here applies its line in the main node's order; queuing the line
+    // again now would run it after the later deliveries (an upgrade undone by an older pin).
+    if (missing.length > 0 && (waiting || local.deliveryUnfinished)) {
+      await this.o.store.saveSyncState(state);
+      return;
+    }
+    if (missing.length > 0) {
+      const processor = await this.o.store.findProcessorByName(name);
+      if (!processor) return;
+      const covered = missing.map((_, k) => origins[i + k]).filter((id) => id !== undefined);
+      try {
+        const { operation } = await this.o.environments.requestUpdate(SYNC_USER, {
+          processorId: processor.processorId, workspace: '-', updateCommands: missing,
+          sync: { epoch, from: i, to: lines.length, ...(covered.length ? { origins: covered } : {}) },
+        });
+        state.syncOperationId = operation.processObjId;
+        state.syncTarget = lines.length;
+        this.o.log.info({ processor: name, from: i, to: lines.length, operationId: operation.processObjId }, 'catching up with the main node');
+      } catch (err) {
+        state.lastError = `cannot queue the missing lines: ${(err as Error).message}`;
+      }
+    } else if (!state.syncOperationId) {
+      delete state.lastError;
+    }
+    await this.o.store.saveSyncState(state);
   }
 
   /** Called for every operation that ends on this node. */
   onOperationFinished(op: Operation): void {
     if (!op.sync && !op.origin) return;
-    void this.exclusive(op.productName, async () => {
-      const state = await this.state(op.productName);
-      if (op.sync) this.settle(state, op);
-      else if (op.origin && op.status === 'DONE') state.matched.push(...op.commands);
-      await this.o.store.saveSyncState(state);
-    }).then(() => this.sync(op.productName)).catch((err) => this.o.log.warn({ err, processor: op.productName }, 'sync after operation failed'));
+    const settled = op.sync
+      ? this.exclusive(op.productName, async () => {
+        const state = await this.state(op.productName);
+        this.settle(state, op);
+        await this.o.store.saveSyncState(state);
+      })
+      : Promise.resolve();
+    void settled.then(() => this.sync(op.productName)).catch((err) => this.o.log.warn({ err, processor: op.productName }, 'sync after operation failed'));
   }
 
   private settle(state: SyncState, op: Operation): void {

@@ -3,17 +3,23 @@ import type { Logger } from 'pino';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
 import { readEnvActions, removeEnvActions } from '../catalog/files.ts';
 import { ForbiddenError, InvalidInputError, LoopDetectedError, UnreadableFileError, WrongNodeError } from '../domain/errors.ts';
+import type { ClusterHistory } from '../domain/cluster.ts';
 import type { Operation } from '../domain/operation.ts';
 import type { ManagerVersion } from '../domain/packages.ts';
 import { canAccess, canWrite } from '../domain/permissions.ts';
 import { managerKindOf, type ManagerKind, type Processor } from '../domain/processor.ts';
 import { formatUpdateCommand, parseUpdateCommand, type UpdateCommand } from '../domain/update-command.ts';
-
-/** A batch larger than this is refused (one operation holds the processor's queue for its whole length). */
-export const MAX_COMMANDS = 50;
 import type { Caller } from '../domain/user.ts';
 import type { ManagerRegistry } from '../managers/types.ts';
 import type { Store } from '../store/types.ts';
+
+/** A batch larger than this is refused (one operation holds the processor's queue for its whole length). */
+export const MAX_COMMANDS = 50;
+
+/** How many of a processor's operations the main node looks through to name the writers of history lines. */
+const HISTORY_ORIGIN_SCAN = 5_000;
+
+export type InsertResult = { operation: Operation; created: boolean };
 
 export interface UpdateRequest {
   processorId: string;
@@ -39,6 +45,11 @@ export class EnvironmentService {
   private readonly processorCache = new Map<string, { processor: Processor; at: number }>();
   /** Called after an operation is stored (the queue wakes up, issue 3). */
   onOperationCreated?: (operation: Operation) => void;
+  /**
+   * Compute node: admits a delivered change (the main node's operation `originId`). The sync service answers the
+   * catch-up operation that already applies that change, or runs `insert` while no catch-up can start.
+   */
+  admitDelivery?: (processorName: string, originId: string, insert: () => Promise<InsertResult>) => Promise<InsertResult>;
 
   constructor(options: { store: Store; catalog: ProcessorCatalog; managers: ManagerRegistry; log: Logger; nodeCode: string; isMainNode: boolean }) {
     this.store = options.store;
@@ -128,10 +139,41 @@ export class EnvironmentService {
   }
 
   /**
+   * Main node: the history as a compute node reads it to catch up, with the operation that wrote each line at or
+   * after `from`. Operations are read newest first, and lines were appended in that order, so the scan ends at the
+   * first operation whose lines all come before `from`. A recorded index is trusted only when the line there is one
+   * of that operation's commands (the file may have been edited by hand).
+   */
+  async clusterHistory(caller: Caller, name: string, from: number): Promise<ClusterHistory> {
+    const { lines, epoch } = await this.environmentActions(caller, name);
+    const origins: Record<number, string> = {};
+    let wanted = Math.max(0, lines.length - from);
+    for (let offset = 0; wanted > 0 && offset < HISTORY_ORIGIN_SCAN; offset += 200) {
+      const page = await this.store.listOperations({ processorName: name, limit: 200, offset });
+      for (const op of page) {
+        const rec = op.recorded;
+        if (!rec) continue;
+        if (rec.epoch !== epoch || rec.lines.every((i) => i < from)) {
+          wanted = 0;
+          break;
+        }
+        for (const i of rec.lines) {
+          if (i >= from && i < lines.length && origins[i] === undefined && op.commands.includes(lines[i]!)) {
+            origins[i] = op.processObjId;
+            wanted--;
+          }
+        }
+      }
+      if (page.length < 200) break;
+    }
+    return { nodeCode: this.nodeCode, epoch, lines, from, origins };
+  }
+
+  /**
    * environmentupdate (§1.4): 400 unknown processor, 403 without write permission, 400 for a type without a
    * package manager, 400 for an invalid command; then an ENVIRONMENTUPDATE operation is stored as CREATED.
    */
-  async requestUpdate(caller: Caller, request: UpdateRequest): Promise<{ operation: Operation; created: boolean }> {
+  async requestUpdate(caller: Caller, request: UpdateRequest): Promise<InsertResult> {
     const via = caller.internal?.via ?? [];
     if (via.includes(this.nodeCode) || (this.isMainNode && via.length > 0)) {
       throw new LoopDetectedError('FORWARDING_LOOP', `this request already passed through ${via.join(', ')}; ${this.isMainNode ? 'the main node does not take forwarded changes' : 'it is not taken twice'}`);
@@ -169,7 +211,8 @@ export class EnvironmentService {
       operation.origin = { nodeCode: via.at(-1)!, operationId: origin };
       operation.idempotencyKey = `origin:${via.at(-1)}:${origin}`;
     }
-    const result = await this.store.insertOperation(operation);
+    const insert = () => this.store.insertOperation(operation);
+    const result = origin !== undefined && this.admitDelivery ? await this.admitDelivery(processor.name, origin, insert) : await insert();
     if (result.created) {
       this.log.info({ operationId: operation.processObjId, processor: processor.name, commands }, 'operation queued');
       this.onOperationCreated?.(result.operation);

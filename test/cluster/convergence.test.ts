@@ -37,14 +37,22 @@ test.serial('a compute node stopped during a change converges once it is started
   t.is((await b.installed())['cl-alpha'], '2.0', 'node-b caught up without help');
   const op = await c.settled(id);
   t.is(op.nodes.find((n) => n.nodeCode === 'node-b')?.state, 'applied', JSON.stringify(op.nodes));
+  // The catch-up and the retried delivery both reach node-b; the change runs there once.
+  await b.quiet();
+  const ran = (await b.operations()).filter((o) => o.commands.includes('addPackage/cl-alpha/'));
+  t.is(ran.length, 1, JSON.stringify(ran));
+  t.is(ran[0]!.status, 'DONE');
+  t.is(op.nodes.find((n) => n.nodeCode === 'node-b')?.remoteOperationId, ran[0]!.processObjId, 'the delivery points at the operation that ran it');
   t.deepEqual(c.nodesLoggingKey(), []);
 });
 
 test.serial('a compute node registered after the changes catches up from the history, then receives the next change', async (t) => {
   t.timeout(150_000);
   const c = await startCluster(t, { computeNodes: ['node-a'] });
+  const changes: string[] = [];
   for (const command of ['addPackage/cl-alpha/1.0/', 'addPackage/cl-beta/']) {
-    const op = await c.settled(await c.update(command));
+    changes.push(await c.update(command));
+    const op = await c.settled(changes.at(-1)!);
     t.deepEqual(op.nodes.map((n) => `${n.nodeCode}:${n.state}`), ['node-a:applied']);
   }
   // Registered with the real CLI on the running main node's store, then started.
@@ -57,10 +65,11 @@ test.serial('a compute node registered after the changes catches up from the his
   await inStep(c, ['node-a', 'node-c'], 2);
   const pkgs = await late.installed();
   t.deepEqual([pkgs['cl-alpha'], pkgs['cl-beta']], ['1.0', '0.5']);
-  // The catch-up is one local operation holding the missing lines in the main node's order.
+  // The catch-up is one local operation holding the missing lines in the main node's order, and naming the main
+  // node's operations that wrote them.
   const ops = await late.operations();
   t.deepEqual(ops.map((o) => [o.userId, o.status, o.commands, o.sync]), [
-    ['procenv-sync', 'DONE', ['addPackage/cl-alpha/1.0/', 'addPackage/cl-beta/'], { epoch: (await c.processorNodes()).epoch, from: 0, to: 2 }],
+    ['procenv-sync', 'DONE', ['addPackage/cl-alpha/1.0/', 'addPackage/cl-beta/'], { epoch: (await c.processorNodes()).epoch, from: 0, to: 2, origins: changes }],
   ]);
   // Now registered: the next change is delivered to it as well.
   const next = await c.settled(await c.update('upgradePackage/cl-alpha/'));
@@ -107,6 +116,6 @@ test.serial('after a reset on the main node, compute nodes follow the new histor
   const sinceReset = (await a.operations()).filter((o) => !aBefore.has(o.processObjId));
   t.deepEqual(sinceReset.map((o) => [o.userId, o.commands]), [[OWNER, ['addPackage/cl-beta/']]]);
   const bSince = (await b.operations()).filter((o) => !bBefore.has(o.processObjId));
-  t.deepEqual(bSince.map((o) => [o.userId, o.status, o.commands, o.sync]), [['procenv-sync', 'DONE', ['addPackage/cl-beta/'], { epoch, from: 0, to: 1 }]]);
+  t.deepEqual(bSince.map((o) => [o.userId, o.status, o.commands, o.sync]), [['procenv-sync', 'DONE', ['addPackage/cl-beta/'], { epoch, from: 0, to: 1, origins: [id] }]]);
   t.deepEqual(c.nodesLoggingKey(), []);
 });

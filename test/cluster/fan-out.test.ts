@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
-import { clusterSuite, MAIN_CODE, OWNER, waitUntil } from '../helpers/cluster.ts';
+import { clusterSuite, MAIN_CODE, OWNER, PIP, waitUntil } from '../helpers/cluster.ts';
 
 // Real procenv processes on 127.0.0.1 (a main node and compute nodes), real pip in real venvs, local wheels.
 const startCluster = clusterSuite([['cl-alpha', '1.0'], ['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
@@ -38,7 +38,12 @@ test.serial('a change on the main node is installed on every compute node and ea
   });
   t.is(view.lines, 1);
   t.true(view.nodes.every((n) => n.applied === 1));
-  // The delivered line was matched against the main node's history, not installed a second time.
+  // The main node names the operation behind each history line, so the delivered line is not installed again.
+  const history = await c.main.internal(`cluster/processors/${PIP}/history`, { from: '0' });
+  t.deepEqual(history.body, { nodeCode: MAIN_CODE, epoch: '0', lines: ['addPackage/cl-alpha/'], from: 0, origins: { 0: id } });
+  t.deepEqual((await c.main.internal(`cluster/processors/${PIP}/history`, { from: '1' })).body, { nodeCode: MAIN_CODE, epoch: '0', lines: ['addPackage/cl-alpha/'], from: 1, origins: {} });
+  t.is((await c.main.internal(`cluster/processors/${PIP}/history`, { from: '-1' })).status, 400);
+  t.is((await c.main.asOwner(`cluster/processors/${PIP}/history`)).status, 403, 'people do not read the cluster routes');
   for (const node of computes) t.deepEqual((await node.operations()).map((o) => o.userId), [OWNER], node.code);
   t.deepEqual(c.nodesLoggingKey(), []);
 });

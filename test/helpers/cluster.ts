@@ -251,7 +251,7 @@ export class ClusterNode {
   }
 
   /** This node's own operations of a processor (cluster key), newest first. */
-  async operations(name = PIP): Promise<{ processObjId: string; status: string; commands: string[]; userId: string; origin?: unknown; sync?: { epoch: string; from: number; to: number } }[]> {
+  async operations(name = PIP): Promise<{ processObjId: string; status: string; commands: string[]; userId: string; origin?: unknown; sync?: { epoch: string; from: number; to: number; origins?: string[] } }[]> {
     const res = await this.internal('operations', { processor: name, limit: '500' });
     if (res.status !== 200) throw new Error(`${this.code}: /operations answered ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
@@ -266,7 +266,7 @@ export class ClusterNode {
   }
 
   /** This node's sync position for a processor (compute nodes). */
-  async syncState(name = PIP): Promise<{ epoch: string; applied: number; matched: string[]; syncOperationId?: string; lastError?: string }> {
+  async syncState(name = PIP): Promise<{ epoch: string; applied: number; syncOperationId?: string; lastError?: string }> {
     const res = await this.internal(`cluster/processors/${name}/sync`);
     if (res.status !== 200) throw new Error(`${this.code}: sync state answered ${res.status}`);
     return res.body;

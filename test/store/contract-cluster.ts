@@ -70,13 +70,13 @@ export function clusterContract(name: string, open: OpenStore): void {
 
   storeTest(name, open, 'sync states: saved, found per processor, replaced whole', async (t, store) => {
     t.is(await store.findSyncState('alpha'), undefined);
-    const syncing: SyncState = { processorName: 'alpha', epoch: 'e1', applied: 3, matched: ['addPackage/a'], syncOperationId: 'op-7', syncTarget: 5, lastSyncAt: T0 };
+    const syncing: SyncState = { processorName: 'alpha', epoch: 'e1', applied: 3, syncOperationId: 'op-7', syncTarget: 5, lastSyncAt: T0 };
     await store.saveSyncState(syncing);
-    await store.saveSyncState({ processorName: 'beta', epoch: '0', applied: 0, matched: [] });
+    await store.saveSyncState({ processorName: 'beta', epoch: '0', applied: 0 });
     t.deepEqual(await store.findSyncState('alpha'), syncing);
-    const done: SyncState = { processorName: 'alpha', epoch: 'e1', applied: 5, matched: [], lastSyncAt: T0 + 1 };
+    const done: SyncState = { processorName: 'alpha', epoch: 'e1', applied: 5, lastSyncAt: T0 + 1 };
     await store.saveSyncState(done);
     t.deepEqual(await store.findSyncState('alpha'), done);
-    t.deepEqual(await store.findSyncState('beta'), { processorName: 'beta', epoch: '0', applied: 0, matched: [] });
+    t.deepEqual(await store.findSyncState('beta'), { processorName: 'beta', epoch: '0', applied: 0 });
   });
 }

@@ -6,11 +6,14 @@ import type { Caller } from '../../domain/user.ts';
 import type { FanoutService } from '../../nodes/fanout.ts';
 import type { ClusterStatus } from '../../nodes/status.ts';
 import type { SyncService } from '../../nodes/sync.ts';
+import type { EnvironmentService } from '../../services/environments.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import type { Store } from '../../store/types.ts';
+import { intParam } from '../params.ts';
 
 export interface ClusterRoutesDeps {
   sessions: SessionService;
+  environments: EnvironmentService;
   store: Store;
   nodeCode: string;
   status?: ClusterStatus;
@@ -20,7 +23,8 @@ export interface ClusterRoutesDeps {
 
 /**
  * The cluster's routes. For people: GET /nodes and GET /processors/:name/nodes (main node). For nodes only
- * (cluster key): /cluster/ping, a compute node's sync position, and the report of a delivered change.
+ * (cluster key): /cluster/ping, the main node's history with the operation behind each line, a compute node's sync
+ * position, and the report of a delivered change.
  */
 export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => deps.sessions.authenticateRequest((name) => ctx.get(name));
@@ -48,11 +52,16 @@ export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Rout
     ctx.body = { nodeCode: deps.nodeCode };
   });
 
+  router.get('/cluster/processors/:name/history', async (ctx) => {
+    const user = await internal(ctx);
+    ctx.body = await deps.environments.clusterHistory(user, ctx.params.name!, intParam(ctx, 'from', 0, 0, 1_000_000_000));
+  });
+
   router.get('/cluster/processors/:name/sync', async (ctx) => {
     await internal(ctx);
     if (!(await deps.store.findProcessorByName(ctx.params.name!))) throw new NotFoundError('PROCESSOR_NOT_FOUND', 'the processor is not on this node');
     const state = await deps.sync?.position(ctx.params.name!);
-    ctx.body = state ?? { processorName: ctx.params.name, epoch: '', applied: 0, matched: [] };
+    ctx.body = state ?? { processorName: ctx.params.name, epoch: '', applied: 0 };
   });
 
   router.post('/cluster/deliveries/:operationId/:nodeCode', async (ctx, next) => {
