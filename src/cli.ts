@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ProcessorCatalog } from './catalog/catalog.ts';
-import { ConfigError, loadConfig } from './config/load.ts';
+import { ConfigError, loadConfig, unknownEnvironmentVariables } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './logger.ts';
 import { startService } from './main.ts';
@@ -44,6 +44,9 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
 
 async function serve(config: Config, demo: boolean): Promise<void> {
   const service = await startService(config);
+  for (const unknown of unknownEnvironmentVariables()) {
+    service.log.warn(unknown, `${unknown.variable} is not a procenv setting and is ignored${unknown.didYouMean ? `; did you mean ${unknown.didYouMean}?` : ''}`);
+  }
   if (demo) {
     await service.store.saveUser({ userId: DEMO_USER, role: 'USER' });
     const token = await createSession(service.store, DEMO_USER);

@@ -127,6 +127,34 @@ export function loadConfig(options: LoadOptions = {}): Config {
   return Object.freeze(out) as Config;
 }
 
+/** PROCENV_ variables that are not procenv's own (launcher and test switches). */
+const OTHER_VARIABLES = new Set(['PROCENV_CONFIG', 'PROCENV_CLI_ENTRY']);
+
+/**
+ * PROCENV_* variables that name no configuration key, each with the closest key's variable when one is near (a
+ * misspelt variable would otherwise be ignored without a word). Test switches (PROCENV_TEST_*) are left out.
+ */
+export function unknownEnvironmentVariables(env: NodeJS.ProcessEnv = process.env): { variable: string; didYouMean?: string }[] {
+  const known = (Object.values(schema) as KeySpec[]).map((spec) => spec.env);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('PROCENV_') && !name.startsWith('PROCENV_TEST_') && !OTHER_VARIABLES.has(name) && !known.includes(name))
+    .sort()
+    .map((variable) => {
+      const [best] = known.map((k) => ({ k, d: editDistance(variable, k) })).sort((a, b) => a.d - b.d);
+      return best && best.d <= 3 ? { variable, didYouMean: best.k } : { variable };
+    });
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 export function isMainNode(config: Pick<Config, 'nodeCode' | 'mainNodeCode'>): boolean {
   return config.nodeCode === config.mainNodeCode;
 }

@@ -156,12 +156,12 @@ test('procenv without a command prints the usage and exits 0', async (t) => {
   t.regex(await ok(t, dirs, '--help'), /session create <userId>/);
 });
 
-test('serve on port 0 logs the bound URL, serves it, and exits 0 on SIGTERM', async (t) => {
+test('serve on port 0 logs the bound URL, serves it, warns of misspelt PROCENV_ variables, and exits 0 on SIGTERM', async (t) => {
   const dirs = dirsFor(t);
   await ok(t, dirs, 'user', 'add', 'demo');
   const token = (await ok(t, dirs, 'session', 'create', 'demo')).trim();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    cwd: REPO, env: { ...dirs.env, PROCENV_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO, env: { ...dirs.env, PROCENV_PORT: '0', PROCENV_CLUSTR_KEY: 'misspelt-key-0123456789' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   // Whatever happens below, the child does not outlive the test.
@@ -199,4 +199,8 @@ test('serve on port 0 logs the bound URL, serves it, and exits 0 on SIGTERM', as
   const { code, signal } = await exited;
   t.deepEqual({ code, signal }, { code: 0, signal: null });
   t.true(logs.some((l) => l.msg === 'stopped'), 'the service logged its stop');
+  const warning = logs.find((l) => l.variable === 'PROCENV_CLUSTR_KEY');
+  t.is(warning?.didYouMean, 'PROCENV_CLUSTER_KEY');
+  t.regex(String(warning?.msg), /not a procenv setting and is ignored; did you mean PROCENV_CLUSTER_KEY\?/);
+  t.false(JSON.stringify(logs).includes('misspelt-key-0123456789'), 'the value of an unknown variable is not logged');
 });

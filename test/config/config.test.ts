@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { ConfigError, DEFAULT_CONFIG_FILE, isMainNode, loadConfig } from '../../src/config/load.ts';
+import { ConfigError, DEFAULT_CONFIG_FILE, isMainNode, loadConfig, unknownEnvironmentVariables } from '../../src/config/load.ts';
 import { schema, type ConfigKey, type KeySpec } from '../../src/config/schema.ts';
 
 // The configuration (house style "Config"): schema defaults, config/default.json, the PROCENV_CONFIG file,
@@ -204,4 +204,15 @@ test('procenv serve with a bad environment exits non-zero and names every bad ke
   }
   t.regex(stderr, /PROCENV_PORT/);
   t.false(/listening/.test(stdout), 'the service never started');
+});
+
+test('unknownEnvironmentVariables names PROCENV_ variables that are no setting, with the nearest one when it is close', (t) => {
+  t.deepEqual(unknownEnvironmentVariables({
+    PROCENV_PORT: '1', PROCENV_CONFIG: 'x.json', PROCENV_CLI_ENTRY: '1', PROCENV_TEST_CONDA: 'micromamba', HOME: '/root',
+    PROCENV_QUEUE_CONCURENCY: '4', PROCENV_COLOUR: 'blue', MONGODB_URL: 'mongodb://x',
+  }), [
+    { variable: 'PROCENV_COLOUR' },
+    { variable: 'PROCENV_QUEUE_CONCURENCY', didYouMean: 'PROCENV_QUEUE_CONCURRENCY' },
+  ]);
+  t.deepEqual(unknownEnvironmentVariables({}), []);
 });
