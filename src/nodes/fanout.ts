@@ -92,7 +92,9 @@ export class FanoutService {
   async report(operationId: string, nodeCode: string, result: { status: string; remoteOperationId?: string; error?: string }): Promise<Delivery | undefined> {
     this.noteContact(nodeCode);
     const state = result.status === 'DONE' ? 'applied' : 'failed';
-    const updated = await this.o.store.updateDelivery(operationId, nodeCode, ['pending', 'delivered'], {
+    // A failed delivery becomes applied when the node applies the change later (a catch-up that covered it).
+    const from: Delivery['state'][] = state === 'applied' ? ['pending', 'delivered', 'failed'] : ['pending', 'delivered'];
+    const updated = await this.o.store.updateDelivery(operationId, nodeCode, from, {
       state, updatedAt: Date.now(),
       ...(result.remoteOperationId ? { remoteOperationId: result.remoteOperationId } : {}),
       ...(state === 'failed' ? { lastError: result.error ?? `the node's operation ended ${result.status}` } : {}),

@@ -81,7 +81,7 @@ export class ClusterStatus {
         this.deps.fanout.noteContact(n.nodeCode);
         const s = JSON.parse(res.body) as Partial<SyncState>;
         const applied = s.epoch === epoch ? s.applied ?? 0 : 0;
-        const state: NodeStep = s.epoch === epoch && applied >= lines ? 'in-step' : s.lastError ? 'failing' : 'behind';
+        const state: NodeStep = s.epoch === epoch && applied === lines ? 'in-step' : s.lastError ? 'failing' : 'behind';
         return {
           nodeCode: n.nodeCode, state, applied, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}), syncing: Boolean(s.syncOperationId),
           ...(s.lastSyncAt ? { lastSyncAt: s.lastSyncAt } : {}), ...(s.lastError ? { error: s.lastError } : {}),

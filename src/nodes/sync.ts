@@ -122,7 +122,8 @@ export class SyncService {
       // Read outside the lock (deliveries are not held up by the main node's answer), and before this node's
       // operations are looked at, so that a delivery arriving meanwhile is seen.
       history = await this.readHistory(name, before.applied);
-      if (history.epoch !== before.epoch && history.from > 0) history = await this.readHistory(name, 0);
+      // A new epoch, or a history shorter than this node's position (edited by hand): read it whole.
+      if (history.from > 0 && (history.epoch !== before.epoch || history.lines.length < history.from)) history = await this.readHistory(name, 0);
     } catch (err) {
       await this.exclusive(name, async () => {
         const state = await this.state(name);

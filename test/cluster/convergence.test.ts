@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import { Cluster, clusterSuite, freePort, OWNER, procenvCli, waitUntil } from '../helpers/cluster.ts';
 
@@ -106,6 +108,12 @@ test.serial('after a reset on the main node, compute nodes follow the new histor
   await b.start();
   const after = await inStep(c, ['node-a', 'node-b'], 1);
   t.is(after.epoch, epoch);
+  // The catch-up applied the change whose delivery had failed: node-b's delivery now says so.
+  const caughtUp = await waitUntil('node-b\'s delivery applied by the catch-up', async () => {
+    const d = (await c.operation(id)).nodes?.find((n) => n.nodeCode === 'node-b');
+    return d?.state === 'applied' ? d : undefined;
+  });
+  t.truthy(caughtUp.lastError, 'the earlier failure stays as the last error');
   await Promise.all([a.quiet(), b.quiet()]);
   for (const node of [a, b]) {
     const state = await node.syncState();
@@ -118,4 +126,22 @@ test.serial('after a reset on the main node, compute nodes follow the new histor
   const bSince = (await b.operations()).filter((o) => !bBefore.has(o.processObjId));
   t.deepEqual(bSince.map((o) => [o.userId, o.status, o.commands, o.sync]), [['procenv-sync', 'DONE', ['addPackage/cl-beta/'], { epoch, from: 0, to: 1, origins: [id] }]]);
   t.deepEqual(c.nodesLoggingKey(), []);
+});
+
+test.serial('a history shortened by hand on the main node: compute nodes step back to its length without running anything again', async (t) => {
+  t.timeout(150_000);
+  const c = await startCluster(t, { computeNodes: ['node-a'] });
+  const a = c.nodes.get('node-a')!;
+  for (const command of ['addPackage/cl-alpha/1.0/', 'addPackage/cl-beta/']) await c.settled(await c.update(command));
+  await inStep(c, ['node-a'], 2);
+  await a.quiet();
+  const before = (await a.operations()).length;
+  // An operator drops the last line of envActionsList.txt on the main node; the epoch stays the same.
+  const file = join(c.main.processorsDir, c.pip.name, 'envActionsList.txt');
+  writeFileSync(file, 'addPackage/cl-alpha/1.0/\n');
+  const view = await inStep(c, ['node-a'], 1);
+  t.is(view.nodes.find((n) => n.nodeCode === 'node-a')?.applied, 1);
+  // The kept line's change already ran on node-a (the main node names it), so no catch-up runs it a second time.
+  await a.quiet();
+  t.is((await a.operations()).length, before);
 });
