@@ -26,7 +26,7 @@ import type { Delivery } from '../src/domain/cluster.ts';
 import { PeerClient } from '../src/nodes/peer-client.ts';
 import { SqliteStore } from '../src/store/embedded/sqlite-store.ts';
 import { EMBEDDED_STORE_FILE } from '../src/store/open.ts';
-import { median, quantile, startChild, stopChild } from './servers/child.ts';
+import { integerOption, median, quantile, startChild, stopChild } from './servers/child.ts';
 import { FakeComputeNode } from './servers/fake-compute-node.ts';
 
 const TARGET = 1.5;
@@ -43,16 +43,11 @@ const { values: opts } = parseArgs({
     profile: { type: 'string' },
   },
 });
-const num = (name: keyof typeof opts, min = 1) => {
-  const n = Number(opts[name]);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const NODES = num('nodes');
-const CHANGES = num('changes');
-const WARMUP = num('warmup', 0);
-const DELAY = num('delay', 0);
-const CLUSTER_CONCURRENCY = num('cluster-concurrency');
+const NODES = integerOption(opts, 'nodes');
+const CHANGES = integerOption(opts, 'changes');
+const WARMUP = integerOption(opts, 'warmup', 0);
+const DELAY = integerOption(opts, 'delay', 0);
+const CLUSTER_CONCURRENCY = integerOption(opts, 'cluster-concurrency');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const problems: string[] = [];

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { createSession } from '../src/cli.ts';
 import { openStore } from '../src/store/open.ts';
-import { cpuSeconds, median, startChild, stopChild } from './servers/child.ts';
+import { cpuSeconds, integerOption, median, startChild, stopChild } from './servers/child.ts';
 
 const TARGET = 0.7;
 const PROCESSOR = 'bench_pip';
@@ -35,16 +35,11 @@ const { values: opts } = parseArgs({
     profile: { type: 'string' },
   },
 });
-const num = (name: keyof typeof opts) => {
-  const n = Number(opts[name]);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-  return n;
-};
-const ROUNDS = num('rounds');
-const DURATION = num('duration');
-const WARMUP = num('warmup');
-const CONNECTIONS = num('connections');
-const PACKAGES = num('packages');
+const ROUNDS = integerOption(opts, 'rounds');
+const DURATION = integerOption(opts, 'duration');
+const WARMUP = integerOption(opts, 'warmup');
+const CONNECTIONS = integerOption(opts, 'connections');
+const PACKAGES = integerOption(opts, 'packages');
 
 /** A packagesInfo.json in WASDI's Java form (nulls present, integer manager version), outdated and uptodate mixed. */
 function packagesInfo(count: number): string {

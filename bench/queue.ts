@@ -29,7 +29,7 @@ import { isFinal, type Operation } from '../src/domain/operation.ts';
 import { SqliteStore } from '../src/store/embedded/sqlite-store.ts';
 import { EMBEDDED_STORE_FILE } from '../src/store/open.ts';
 import type { Store } from '../src/store/types.ts';
-import { cpuSeconds, median, quantile, startChild, stopChild } from './servers/child.ts';
+import { cpuSeconds, integerOption, median, quantile, startChild, stopChild } from './servers/child.ts';
 import { NOOP_VERSION } from './servers/noop-manager.ts';
 
 const USER = 'bench-user';
@@ -46,17 +46,12 @@ const { values: opts } = parseArgs({
     profile: { type: 'string' },
   },
 });
-const num = (name: keyof typeof opts, min = 1) => {
-  const n = Number(opts[name]);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
-  return n;
-};
-const PROCESSORS = num('processors');
-const OPS = num('ops');
-const CONCURRENCY = num('concurrency');
-const ROUNDS = num('rounds');
-const SAMPLES = num('samples');
-const POLL_SAMPLES = num('poll-samples', 0);
+const PROCESSORS = integerOption(opts, 'processors');
+const OPS = integerOption(opts, 'ops');
+const CONCURRENCY = integerOption(opts, 'concurrency');
+const ROUNDS = integerOption(opts, 'rounds');
+const SAMPLES = integerOption(opts, 'samples');
+const POLL_SAMPLES = integerOption(opts, 'poll-samples', 0);
 const N = PROCESSORS * OPS;
 
 interface Proc { name: string; processorId: string; folder: string }

@@ -73,3 +73,10 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/** A whole-number option from parseArgs' values, at least `min`; anything else stops the benchmark with a message. */
+export function integerOption(values: Record<string, unknown>, name: string, min = 1): number {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
+  return n;
+}

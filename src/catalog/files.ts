@@ -90,19 +90,15 @@ export function readProcessorJson(folder: string): { processor?: Processor; prob
   return { processor };
 }
 
-/** Where appendEnvAction would write `command`: its line index, or undefined when it equals the last line. */
-export function nextEnvActionIndex(folder: string, command: string): number | undefined {
-  const lines = readEnvActions(folder);
-  return lines.at(-1) === command ? undefined : lines.length;
-}
-
 /**
  * Appends a command to envActionsList.txt, dropping it when it equals the last line ("jump duplicate", reference
- * §3.1: only consecutive duplicates), and rewrites the file atomically. Answers whether a line was added.
+ * §3.1: only consecutive duplicates), and rewrites the file atomically. `beforeWrite` gets the new line's index
+ * before the file is written. Answers whether a line was added.
  */
-export function appendEnvAction(folder: string, command: string): boolean {
+export async function appendEnvAction(folder: string, command: string, beforeWrite?: (index: number) => Promise<void>): Promise<boolean> {
   const lines = readEnvActions(folder);
   if (lines.at(-1) === command) return false;
+  await beforeWrite?.(lines.length);
   lines.push(command);
   writeFileAtomic(join(folder, ENV_ACTIONS), `${lines.join('\n')}\n`);
   return true;

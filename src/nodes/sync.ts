@@ -18,6 +18,9 @@ export interface SyncOptions {
 /** The system user the catch-up operations are recorded under. */
 export const SYNC_USER: Caller = { userId: 'procenv-sync', admin: true };
 
+/** How many of a processor's latest operations a compute node looks through to know which changes ran here. */
+const LOCAL_SCAN = 1000;
+
 /**
  * A compute node's convergence (replaces WASDI's replay on a fresh container, reference §3.3): per processor it
  * keeps how many lines of the main node's history it has applied, in which history epoch; on start, after each
@@ -68,9 +71,9 @@ export class SyncService {
    */
   admitDelivery(name: string, originId: string, insert: () => Promise<InsertResult>): Promise<InsertResult> {
     return this.exclusive(name, async () => {
-      const catchUp = (await this.localChanges(name)).byOrigin.get(originId);
-      if (catchUp?.sync && (catchUp.status === 'DONE' || !isFinal(catchUp.status))) return { operation: catchUp, created: false };
-      return insert();
+      const catchUps = await this.o.store.listOperations({ processorName: name, userId: SYNC_USER.userId, limit: LOCAL_SCAN });
+      const covering = catchUps.find((op) => op.sync?.origins?.includes(originId) && (op.status === 'DONE' || !isFinal(op.status)));
+      return covering ? { operation: covering, created: false } : insert();
     });
   }
 
@@ -91,20 +94,19 @@ export class SyncService {
   }
 
   /**
-   * This node's operations of a processor by the main node's operation they apply: a delivery by its origin, a
-   * catch-up by each origin it covers (a DONE one wins over one that failed). Also whether a delivery is unfinished.
+   * The main node's changes this node has applied to a processor (by their operation ids: a delivery's origin, each
+   * origin a catch-up covered), and whether one of them (a delivery or a catch-up) is still queued or running here.
    */
-  private async localChanges(name: string): Promise<{ byOrigin: Map<string, Operation>; deliveryUnfinished: boolean }> {
-    const byOrigin = new Map<string, Operation>();
-    let deliveryUnfinished = false;
-    for (const op of await this.o.store.listOperations({ processorName: name, limit: 1000 })) {
-      if (op.origin && !isFinal(op.status)) deliveryUnfinished = true;
-      for (const id of op.origin ? [op.origin.operationId] : op.sync?.origins ?? []) {
-        const known = byOrigin.get(id);
-        if (!known || (known.status !== 'DONE' && op.status === 'DONE')) byOrigin.set(id, op);
-      }
+  private async localChanges(name: string): Promise<{ applied: Set<string>; unfinished: boolean }> {
+    const applied = new Set<string>();
+    let unfinished = false;
+    for (const op of await this.o.store.listOperations({ processorName: name, limit: LOCAL_SCAN })) {
+      const origins = op.origin ? [op.origin.operationId] : op.sync?.origins;
+      if (!origins) continue;
+      if (!isFinal(op.status)) unfinished = true;
+      if (op.status === 'DONE') for (const id of origins) applied.add(id);
     }
-    return { byOrigin, deliveryUnfinished };
+    return { applied, unfinished };
   }
 
   private async readHistory(name: string, from: number): Promise<ClusterHistory> {
@@ -155,21 +157,14 @@ export class SyncService {
     if (state.applied < history.from) return;
     const local = await this.localChanges(name);
     let i = state.applied;
-    let waiting = false;
-    for (; i < lines.length; i++) {
-      const origin = origins[i];
-      const op = origin === undefined ? undefined : local.byOrigin.get(origin);
-      if (op?.status === 'DONE') continue;
-      // Its delivery is queued or running here: it applies the line in order, and its end calls sync again.
-      waiting = op !== undefined && !isFinal(op.status);
-      break;
-    }
+    while (i < lines.length && origins[i] !== undefined && local.applied.has(origins[i]!)) i++;
     state.applied = i;
     state.lastSyncAt = Date.now();
     const missing = lines.slice(i);
-    // A delivered change still queued or running here applies its line in the main node's order; queuing the line
-    // again now would run it after the later deliveries (an upgrade undone by an older pin).
-    if (missing.length > 0 && (waiting || local.deliveryUnfinished)) {
+    // A change from the main node still queued or running here applies its line in the main node's order, and its
+    // end calls sync again; queuing the line now would run it after later deliveries (an upgrade undone by an older
+    // pin).
+    if (missing.length > 0 && local.unfinished) {
       await this.o.store.saveSyncState(state);
       return;
     }

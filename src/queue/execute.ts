@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
-import { appendEnvAction, nextEnvActionIndex, writePackagesInfo } from '../catalog/files.ts';
+import { appendEnvAction, writePackagesInfo } from '../catalog/files.ts';
 import { ProcenvError } from '../domain/errors.ts';
 import type { Operation, OperationError } from '../domain/operation.ts';
 import { toJavaForm } from '../domain/packages.ts';
@@ -71,13 +71,10 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
   let recorded = op.recorded;
   // The main node stores which line it is about to append before writing it: a compute node that reads the line
   // also finds the operation that wrote it, and so knows whether that operation's delivery already ran there.
-  const record = async (text: string): Promise<void> => {
-    const index = nextEnvActionIndex(folder, text);
-    if (index === undefined) return;
+  const record = async (index: number): Promise<void> => {
     const epoch = await deps.store.findHistoryEpoch(processor.name);
     recorded = recorded?.epoch === epoch ? { epoch, lines: [...recorded.lines, index] } : { epoch, lines: [index] };
     await deps.store.updateOperation(op.processObjId, ['RUNNING'], { recorded });
-    if (appendEnvAction(folder, text)) out.push('procenv', `recorded in envActionsList.txt: ${text}`);
   };
   for (const [i, text] of op.commands.entries()) {
     if (signal.aborted) break;
@@ -91,7 +88,7 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
       break;
     }
     applied.push(text);
-    if (deps.isMainNode) await record(text);
+    if (deps.isMainNode && (await appendEnvAction(folder, text, record))) out.push('procenv', `recorded in envActionsList.txt: ${text}`);
     onProgress(Math.round(((i + 1) / (op.commands.length + 1)) * 100));
   }
 

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 
 const run = promisify(execFile);
 
@@ -65,7 +66,7 @@ export async function installedPackages(venv: string): Promise<Record<string, st
  * Runs at most `n` of the wrapped functions at a time. pip is CPU-bound at start-up; a test file whose tests all
  * start pip at once on a small machine makes each one slow enough to hit its own time limits.
  */
-export function limitConcurrency(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+function limitConcurrency(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -80,6 +81,18 @@ export function limitConcurrency(n: number): <T>(fn: () => Promise<T>) => Promis
       else running--;
     }
   };
+}
+
+/**
+ * ava's `test` with at most `n` of the file's tests running at a time (before/after hooks as usual): for files whose
+ * tests each start pip or make venvs.
+ */
+export function throttledTest(n: number): TestFn {
+  const slot = limitConcurrency(n);
+  return Object.assign(
+    (title: string, fn: (t: ExecutionContext) => Promise<void>) => anyTest(title, (t) => slot(() => fn(t))),
+    { before: anyTest.before, after: anyTest.after },
+  ) as unknown as TestFn;
 }
 
 /** Live processes (zombies excluded) whose command line mentions `text`: what a kill should have left none of. */

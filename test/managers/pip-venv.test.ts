@@ -2,22 +2,18 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/pr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { loadConfig } from '../../src/config/load.ts';
 import type { ConfigKey } from '../../src/config/schema.ts';
 import { ManagerError } from '../../src/managers/errors.ts';
 import { PipManager } from '../../src/managers/pip/pip-manager.ts';
 import { CREATING_MARKER, venvState } from '../../src/managers/pip/pip-venv.ts';
 import type { Environment } from '../../src/managers/types.ts';
-import { cleanPipEnv, createTemplateVenv, installedPackages, limitConcurrency, processesMentioning, PYTHON, type TemplateVenv } from '../helpers/pip-env.ts';
+import { cleanPipEnv, createTemplateVenv, installedPackages, processesMentioning, throttledTest, PYTHON, type TemplateVenv } from '../helpers/pip-env.ts';
 import { buildWheel } from '../helpers/wheels.ts';
 
 // Each venv creation keeps a CPU busy for seconds; two at a time.
-const slot = limitConcurrency(2);
-const test = Object.assign(
-  (title: string, fn: (t: ExecutionContext) => Promise<void>) => anyTest(title, (t) => slot(() => fn(t))),
-  { before: anyTest.before, after: anyTest.after },
-) as unknown as TestFn;
+const test = throttledTest(2);
 
 let root: string;
 let wheels: string;

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import type { ExecutionContext } from 'ava';
 import { loadConfig } from '../../src/config/load.ts';
 import type { ConfigKey } from '../../src/config/schema.ts';
 import { InvalidInputError } from '../../src/domain/errors.ts';
@@ -11,17 +11,13 @@ import type { UpdateCommand } from '../../src/domain/update-command.ts';
 import { ManagerError } from '../../src/managers/errors.ts';
 import { PipManager } from '../../src/managers/pip/pip-manager.ts';
 import type { Environment } from '../../src/managers/types.ts';
-import { cleanPipEnv, createTemplateVenv, installedPackages, limitConcurrency, processesMentioning, type TemplateVenv } from '../helpers/pip-env.ts';
+import { cleanPipEnv, createTemplateVenv, installedPackages, processesMentioning, throttledTest, type TemplateVenv } from '../helpers/pip-env.ts';
 import { buildWheel, startIndexServer, startSilentServer } from '../helpers/wheels.ts';
 
 const run = promisify(execFile);
 
 // Two tests at a time: each starts several pip processes, and this machine may be small and busy.
-const slot = limitConcurrency(2);
-const test = Object.assign(
-  (title: string, fn: (t: ExecutionContext) => Promise<void>) => anyTest(title, (t) => slot(() => fn(t))),
-  { before: anyTest.before, after: anyTest.after },
-) as unknown as TestFn;
+const test = throttledTest(2);
 
 let template: TemplateVenv;
 let wheels: string;
