@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessorCatalog } from './catalog/catalog.ts';
 import { ConfigError, loadConfig, unknownEnvironmentVariables } from './config/load.ts';
@@ -9,7 +11,8 @@ import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 
 const USAGE = `usage: procenv <command>
-  serve [--demo]                                      run the service (--demo: demo user, session and a curl line)
+  serve [--demo]                                      run the service (--demo: the sample processors copied into an
+                                                      empty processors folder, a demo user, session and a curl line)
   user add <userId> [--admin]                         add or update a user
   session create <userId>                             create a session; prints only the token
   processor share <name> <userId> --permission read|write
@@ -20,6 +23,16 @@ Configuration: config/default.json, then the file named by PROCENV_CONFIG, then 
 class UsageError extends Error {}
 
 export const DEMO_USER = 'demo';
+
+/** The sample processors of this checkout. `serve --demo` serves a copy, so running the demo never changes them. */
+export const SAMPLES_DIR = new URL('../processors/', import.meta.url).pathname;
+
+/** Copies the samples into `dir` when it is missing or empty (venvs left out); answers whether it did. */
+function seedSamples(dir: string): boolean {
+  if (existsSync(dir) && readdirSync(dir).length > 0) return false;
+  cpSync(SAMPLES_DIR, dir, { recursive: true, filter: (src) => basename(src) !== '.venv' });
+  return true;
+}
 
 /** A session token: 32 random bytes, URL-safe. */
 export function newToken(): string {
@@ -43,7 +56,9 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
 }
 
 async function serve(config: Config, demo: boolean): Promise<void> {
+  const seeded = demo && seedSamples(config.processorsDir);
   const service = await startService(config);
+  if (seeded) service.log.info({ from: SAMPLES_DIR, to: config.processorsDir }, 'sample processors copied');
   for (const unknown of unknownEnvironmentVariables()) {
     service.log.warn(unknown, `${unknown.variable} is not a procenv setting and is ignored${unknown.didYouMean ? `; did you mean ${unknown.didYouMean}?` : ''}`);
   }

@@ -20,7 +20,7 @@ export const schema = {
   host: { type: 'string', default: '127.0.0.1', env: 'PROCENV_HOST', description: 'address the HTTP server binds to' },
   port: { type: 'integer', default: 8080, env: 'PROCENV_PORT', min: 0, max: 65535, description: 'HTTP port (0 picks a free one)' },
   dataDir: { type: 'string', default: 'data', env: 'PROCENV_DATA_DIR', description: 'folder of the embedded store file; relative to the working directory' },
-  processorsDir: { type: 'string', default: 'processors', env: 'PROCENV_PROCESSORS_DIR', description: 'folder holding one folder per processor' },
+  processorsDir: { type: 'string', default: 'data/processors', env: 'PROCENV_PROCESSORS_DIR', description: 'folder holding one folder per processor' },
   nodeCode: { type: 'string', default: 'wasdi', env: 'PROCENV_NODE_CODE', description: "this node's code" },
   mainNodeCode: { type: 'string', default: 'wasdi', env: 'PROCENV_MAIN_NODE_CODE', description: 'the code of the main node; this node is the main node when both codes are equal' },
   store: { type: 'string', default: 'embedded', env: 'PROCENV_STORE', oneOf: ['embedded', 'mongodb'], description: 'embedded (SQLite file in dataDir) or mongodb (shared, multi-node)' },

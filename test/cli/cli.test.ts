@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -156,12 +156,13 @@ test('procenv without a command prints the usage and exits 0', async (t) => {
   t.regex(await ok(t, dirs, '--help'), /session create <userId>/);
 });
 
-test('serve on port 0 logs the bound URL, serves it, warns of misspelt PROCENV_ variables, and exits 0 on SIGTERM', async (t) => {
+test('serve --demo on port 0 serves a copy of the samples, logs the bound URL, warns of misspelt PROCENV_ variables, and exits 0 on SIGTERM', async (t) => {
   const dirs = dirsFor(t);
   await ok(t, dirs, 'user', 'add', 'demo');
   const token = (await ok(t, dirs, 'session', 'create', 'demo')).trim();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    cwd: REPO, env: { ...dirs.env, PROCENV_PORT: '0', PROCENV_CLUSTR_KEY: 'misspelt-key-0123456789' }, stdio: ['ignore', 'pipe', 'pipe'],
+  const demoProcessors = join(dirs.root, 'demo-processors');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--demo'], {
+    cwd: REPO, env: { ...dirs.env, PROCENV_PORT: '0', PROCENV_PROCESSORS_DIR: demoProcessors, PROCENV_CLUSTR_KEY: 'misspelt-key-0123456789' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   // Whatever happens below, the child does not outlive the test.
@@ -203,4 +204,8 @@ test('serve on port 0 logs the bound URL, serves it, warns of misspelt PROCENV_ 
   t.is(warning?.didYouMean, 'PROCENV_CLUSTER_KEY');
   t.regex(String(warning?.msg), /not a procenv setting and is ignored; did you mean PROCENV_CLUSTER_KEY\?/);
   t.false(JSON.stringify(logs).includes('misspelt-key-0123456789'), 'the value of an unknown variable is not logged');
+  // The samples were copied into the empty processors folder: the demo never changes the checkout's samples.
+  t.true(existsSync(join(demoProcessors, PIP.name, 'processor.json')));
+  t.like(logs.find((l) => l.msg === 'sample processors copied'), { to: demoProcessors });
+  t.regex(stderr, /demo session token: \S+/);
 });

@@ -2,13 +2,13 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got, { type Got } from 'got';
-import { createSession } from '../../src/cli.ts';
+import { createSession, SAMPLES_DIR } from '../../src/cli.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config, ConfigKey } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/logger.ts';
 import { startService, type Service } from '../../src/main.ts';
 
-export const SAMPLES_DIR = new URL('../../processors/', import.meta.url).pathname;
+export { SAMPLES_DIR };
 
 /** A config for tests: a fresh temp data folder, port 0 on loopback, silent logs; the sample processors copied. */
 export function testConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}): { config: Config; root: string } {
