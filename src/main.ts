@@ -63,6 +63,7 @@ export async function startService(config: Config, options: {
   const environments = new EnvironmentService({
     store, catalog, managers, log: log.child({ component: 'environments' }),
     nodeCode: config.nodeCode, isMainNode: isMainNode(config),
+    readProcesses: config['managers.readProcesses'], versionCacheMs: config['managers.versionCacheSeconds'] * 1000,
   });
   const worker = new OperationWorker({
     store, catalog, managers, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),

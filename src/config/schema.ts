@@ -39,6 +39,8 @@ export const schema = {
   'queue.concurrency': { type: 'integer', default: 2, env: 'PROCENV_QUEUE_CONCURRENCY', min: 1, max: 64, description: 'operations of different processors run in parallel up to this many' },
   'queue.commandTimeoutSeconds': { type: 'integer', default: 1800, env: 'PROCENV_COMMAND_TIMEOUT_SECONDS', min: 1, max: 86400, description: 'a package-manager command still running after this long is stopped and its operation ends ERROR' },
   'queue.leaseSeconds': { type: 'integer', default: 15, env: 'PROCENV_QUEUE_LEASE_SECONDS', min: 1, max: 3600, description: 'a RUNNING operation whose worker has not renewed it for this long is taken as lost' },
+  'managers.readProcesses': { type: 'integer', default: 2, env: 'PROCENV_MANAGERS_READ_PROCESSES', min: 1, max: 64, description: 'package-manager processes that reads (a live managerVersion) may run at once on this node' },
+  'managers.versionCacheSeconds': { type: 'integer', default: 300, env: 'PROCENV_MANAGERS_VERSION_CACHE_SECONDS', min: 1, max: 86400, description: 'how long a live managerVersion answer is kept while no change of the environment is seen' },
   'pip.python': { type: 'string', default: 'python3', env: 'PROCENV_PIP_PYTHON', description: 'interpreter that creates a processor virtual environment (a processor.json "python" wins)' },
   'pip.venvDir': { type: 'string', default: '.venv', env: 'PROCENV_PIP_VENV_DIR', description: 'virtual environment folder, relative to the processor folder' },
   'pip.indexUrl': { type: 'string', default: '', env: 'PROCENV_PIP_INDEX_URL', description: 'pip --index-url for every pip call (empty: pip default)' },

@@ -12,6 +12,7 @@ import { formatUpdateCommand, parseUpdateCommand, type UpdateCommand } from '../
 import type { Caller } from '../domain/user.ts';
 import type { ManagerRegistry } from '../managers/types.ts';
 import type { Store } from '../store/types.ts';
+import { LiveVersionCache } from './live-versions.ts';
 
 /** A batch larger than this is refused (one operation holds the processor's queue for its whole length). */
 export const MAX_COMMANDS = 50;
@@ -51,7 +52,16 @@ export class EnvironmentService {
    */
   admitDelivery?: (processorName: string, originId: string, insert: () => Promise<InsertResult>) => Promise<InsertResult>;
 
-  constructor(options: { store: Store; catalog: ProcessorCatalog; managers: ManagerRegistry; log: Logger; nodeCode: string; isMainNode: boolean }) {
+  /** managerVersion's live lookups: cached per environment state, one per processor at a time, bounded per node. */
+  private readonly liveVersions: LiveVersionCache;
+
+  constructor(options: {
+    store: Store; catalog: ProcessorCatalog; managers: ManagerRegistry; log: Logger; nodeCode: string; isMainNode: boolean;
+    /** Package-manager processes that reads may start at once (default 2). */
+    readProcesses?: number;
+    /** How long a live managerVersion answer is kept when nothing says the environment changed (default 5 min). */
+    versionCacheMs?: number;
+  }) {
     this.store = options.store;
     this.catalog = options.catalog;
     this.managers = options.managers;
@@ -59,6 +69,7 @@ export class EnvironmentService {
     this.nodeCode = options.nodeCode;
     this.isMainNode = options.isMainNode;
     this.catalog.on('processor', (name: string) => this.processorCache.delete(name));
+    this.liveVersions = new LiveVersionCache({ changes: this.catalog, maxProcesses: options.readProcesses ?? 2, ttlMs: options.versionCacheMs ?? 300_000 });
   }
 
   /**
@@ -124,12 +135,10 @@ export class EnvironmentService {
     const env = { processor, folder: this.catalog.folderOf(name) };
     // A GET does not create an environment: without one there is nothing to ask, as when WASDI's container is down.
     if (manager.hasEnvironment && !manager.hasEnvironment(env)) return undefined;
-    try {
-      return await manager.version(env, { timeoutMs: 30_000 });
-    } catch (err) {
+    return this.liveVersions.get(name, () => manager.version(env, { timeoutMs: 30_000 }).catch((err: unknown) => {
       this.log.warn({ processor: name, err }, 'live manager version lookup failed');
-      return undefined;
-    }
+      throw err;
+    }));
   }
 
   async environmentActions(caller: Caller, name: string): Promise<{ lines: string[]; epoch: string }> {

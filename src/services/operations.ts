@@ -27,6 +27,15 @@ export interface ListQuery {
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /**
+ * A key is the caller's own: stored as `<userId, percent-encoded>:<key>`. The encoded user id holds no `:`, so the
+ * first `:` ends it and no (user, key) pair can be spelt like another (`x` + `y:z` against `x:y` + `z`). A user id
+ * without reserved characters encodes to itself, so keys stored before keep working.
+ */
+export function scopeIdempotencyKey(userId: string, key: string): string {
+  return `${encodeURIComponent(userId)}:${key}`;
+}
+
+/**
  * procenv's own operation API: follow an operation by id, its log, the structured history, several commands in
  * one request, idempotency keys, cancel. Read permission on the processor to see, write permission to change.
  */
@@ -83,7 +92,7 @@ export class OperationService {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new InvalidInputError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 200 visible ASCII characters');
     }
-    const scopedKey = idempotencyKey === undefined ? undefined : `${caller.userId}:${idempotencyKey}`;
+    const scopedKey = idempotencyKey === undefined ? undefined : scopeIdempotencyKey(caller.userId, idempotencyKey);
     const result = await this.environments.requestUpdate(caller, {
       processorId: processor.processorId, workspace, updateCommands: commands, ...(scopedKey ? { idempotencyKey: scopedKey } : {}),
     });

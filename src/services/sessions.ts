@@ -3,6 +3,7 @@ import { CLUSTER_KEY_HEADER, keysMatch, ORIGIN_OPERATION_HEADER, parseVia, USER_
 import type { Caller } from '../domain/user.ts';
 import type { Store } from '../store/types.ts';
 
+/** lastTouch is written at most this often, and more often for short idle limits (see `touchAfterMs`). */
 const TOUCH_AFTER_MS = 60_000;
 /**
  * A session found valid is trusted for this long without asking the store again (listPackages is the web panel's
@@ -14,20 +15,26 @@ const CACHE_MAX = 10_000;
 
 /**
  * WASDI's `getUserFromSession` on procenv's store (reference §8): the token names a session, the session a user.
- * A session unused for longer than the idle limit expires; lastTouch is refreshed at most once a minute.
+ * A session unused for longer than the idle limit expires. This process counts idleness from the session's last use
+ * it saw; the store's lastTouch (what other processes on the store see) is written when it is older than a tenth of
+ * the idle limit (at most once a minute), so a session in use never expires here and expires at most that tenth early
+ * in another process.
  */
 export class SessionService {
   private readonly store: Store;
   private readonly idleMs: number;
   private readonly now: () => number;
   private readonly clusterKey: string;
-  private readonly cache = new Map<string, { caller: Caller; lastTouch: number; checkedAt: number }>();
+  private readonly touchAfterMs: number;
+  /** Per token: the caller, the session's last use seen here, and when the store was last asked. */
+  private readonly cache = new Map<string, { caller: Caller; lastUse: number; checkedAt: number }>();
 
   constructor(options: { store: Store; sessionIdleMinutes: number; clusterKey?: string; now?: () => number }) {
     this.store = options.store;
     this.idleMs = options.sessionIdleMinutes * 60_000;
     this.clusterKey = options.clusterKey ?? '';
     this.now = options.now ?? Date.now;
+    this.touchAfterMs = Math.min(TOUCH_AFTER_MS, Math.floor(this.idleMs / 10));
   }
 
   /**
@@ -53,24 +60,29 @@ export class SessionService {
     if (!token || token.length > 256) throw new UnauthenticatedError();
     const now = this.now();
     const cached = this.cache.get(token);
-    if (cached && now - cached.checkedAt < CACHE_MS && now - cached.lastTouch <= this.idleMs) return cached.caller;
+    if (cached && now - cached.checkedAt < CACHE_MS && now - cached.lastUse <= this.idleMs) {
+      cached.lastUse = now;
+      return cached.caller;
+    }
     const session = await this.store.findSession(token);
-    if (!session) throw new UnauthenticatedError();
-    if (now - session.lastTouch > this.idleMs) {
+    if (!session) {
+      this.cache.delete(token);
+      throw new UnauthenticatedError();
+    }
+    // Another process may have used (and touched) the session since this one last did, or this one since the store
+    // was last written: the later of the two counts.
+    const lastUse = Math.max(session.lastTouch, cached?.lastUse ?? 0);
+    if (now - lastUse > this.idleMs) {
       this.cache.delete(token);
       await this.store.removeSession(token);
       throw new UnauthenticatedError('the session has expired');
     }
     const user = await this.store.findUser(session.userId);
     if (!user) throw new UnauthenticatedError();
-    let lastTouch = session.lastTouch;
-    if (now - session.lastTouch > TOUCH_AFTER_MS) {
-      await this.store.touchSession(token, now);
-      lastTouch = now;
-    }
+    if (now - session.lastTouch > this.touchAfterMs) await this.store.touchSession(token, now);
     const caller: Caller = { userId: user.userId, admin: user.role === 'ADMIN' };
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
-    this.cache.set(token, { caller, lastTouch, checkedAt: now });
+    this.cache.set(token, { caller, lastUse: now, checkedAt: now });
     return caller;
   }
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
+import { Limiter } from '../../src/util/limiter.ts';
 
 const run = promisify(execFile);
 
@@ -63,34 +64,15 @@ export async function installedPackages(venv: string): Promise<Record<string, st
 }
 
 /**
- * Runs at most `n` of the wrapped functions at a time. pip is CPU-bound at start-up; a test file whose tests all
- * start pip at once on a small machine makes each one slow enough to hit its own time limits.
- */
-function limitConcurrency(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    // A finishing call hands its slot straight to the next waiter, so no newcomer can slip in between.
-    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    else running++;
-    try {
-      return await fn();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
-    }
-  };
-}
-
-/**
  * ava's `test` with at most `n` of the file's tests running at a time (before/after hooks as usual): for files whose
  * tests each start pip or make venvs.
  */
 export function throttledTest(n: number): TestFn {
-  const slot = limitConcurrency(n);
+  // pip is CPU-bound at start-up; a test file whose tests all start pip at once on a small machine makes each one
+  // slow enough to hit its own time limits.
+  const slots = new Limiter(n);
   return Object.assign(
-    (title: string, fn: (t: ExecutionContext) => Promise<void>) => anyTest(title, (t) => slot(() => fn(t))),
+    (title: string, fn: (t: ExecutionContext) => Promise<void>) => anyTest(title, (t) => slots.run(() => fn(t))),
     { before: anyTest.before, after: anyTest.after },
   ) as unknown as TestFn;
 }
