@@ -130,8 +130,9 @@ export class ProcessorCatalog extends EventEmitter {
         this.watcher = undefined;
         this.snapshots.clear();
         this.histories.clear();
-        await this.scan();
+        // Watch first, then scan: a folder added between the two is then seen by one or the other.
         if (!this.stopped) await this.watch();
+        await this.scan();
       });
     } else if (this.folderRemoved) {
       // A folder removed and put back between two checks leaves no event behind for chokidar: look again.
@@ -166,8 +167,9 @@ export class ProcessorCatalog extends EventEmitter {
     clearInterval(this.folderCheck);
     for (const t of this.settleTimers.values()) clearTimeout(t);
     this.settleTimers.clear();
-    await this.watcher?.close();
+    // A recovery under way may still open a watcher: close whichever is there once it is done.
     await this.pending;
+    await this.watcher?.close();
   }
 
   /** Waits until the registrations caused by the events seen so far are in the store (tests, CLI). */
