@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import type { Store } from '../store/types.ts';
 import {
   DEFAULT_LIMITS, ENV_ACTIONS, PACKAGES_INFO, PROCESSOR_JSON, historyLines, processorFolder, readProcessorJson, removeEnvActions, type FileLimits,
 } from './files.ts';
+import { FolderGuard } from './folder-guard.ts';
 import { ProblemList, type FolderProblem } from './problems.ts';
 import { folderProblem, readTenantFile } from './tenant-files.ts';
 
@@ -58,12 +59,7 @@ export class ProcessorCatalog extends EventEmitter {
   private readonly environmentProblem?: CatalogOptions['environmentProblem'];
   /** Folders refused because they claim a processorId another folder holds: tried again when that one goes. */
   private readonly claimants = new Map<string, Set<string>>();
-  private readonly folderCheckMs: number;
-  private folderCheck?: NodeJS.Timeout;
-  /** `dev:ino` of the processors folder as last watched; undefined while it is gone. */
-  private folderIdentity?: string;
-  /** A processor folder went away since the last check: the next check scans again (it may have come back). */
-  private folderRemoved = false;
+  private readonly guard: FolderGuard;
   private stopped = false;
   private watcher?: FSWatcher;
   /** Serialises registration writes so that a quick add/unlink/add of one folder lands in order. */
@@ -78,19 +74,18 @@ export class ProcessorCatalog extends EventEmitter {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.problemList = new ProblemList(options.log);
     this.environmentProblem = options.environmentProblem;
-    this.folderCheckMs = options.folderCheckMs ?? 1000;
+    this.guard = new FolderGuard({
+      dir: this.dir, intervalMs: options.folderCheckMs ?? 1000, log: options.log,
+      onBack: () => this.recover(), onRemoval: () => this.enqueue(() => this.scan()),
+    });
   }
 
   /** Scans the folder, registers what it finds, and watches it. Resolves when the first scan is done. */
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    this.folderIdentity = this.identityOfDir();
     await this.scan();
     await this.watch();
-    if (this.folderCheckMs > 0) {
-      this.folderCheck = setInterval(() => this.checkFolder(), this.folderCheckMs);
-      this.folderCheck.unref();
-    }
+    this.guard.start();
   }
 
   /** The refused folders and files, with the reason (admins: GET /catalog/problems). */
@@ -98,47 +93,16 @@ export class ProcessorCatalog extends EventEmitter {
     return this.problemList.list();
   }
 
-  private identityOfDir(): string | undefined {
-    try {
-      const st = statSync(this.dir);
-      return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  /**
-   * The watcher cannot follow the processors folder itself: moved away and back (or replaced), chokidar reports
-   * its folders gone and never sees them return. So the folder's identity is checked every folderCheckMs: when it
-   * disappears that is a warning (once); when it is back, or is another folder now, it is scanned and watched again.
-   */
-  private checkFolder(): void {
-    if (this.stopped) return;
-    const identity = this.identityOfDir();
-    if (identity === undefined) {
-      if (this.folderIdentity !== undefined) this.log.warn({ dir: this.dir }, 'processors folder is gone; its processors are not served until it is back');
-      this.folderIdentity = undefined;
-      return;
-    }
-    if (identity !== this.folderIdentity) {
-      const wasGone = this.folderIdentity === undefined;
-      this.folderIdentity = identity;
-      this.folderRemoved = false;
-      this.log.warn({ dir: this.dir, wasGone }, 'processors folder is back or replaced; scanning and watching it again');
-      this.enqueue(async () => {
-        await this.watcher?.close();
-        this.watcher = undefined;
-        this.snapshots.clear();
-        this.histories.clear();
-        // Watch first, then scan: a folder added between the two is then seen by one or the other.
-        if (!this.stopped) await this.watch();
-        await this.scan();
-      });
-    } else if (this.folderRemoved) {
-      // A folder removed and put back between two checks leaves no event behind for chokidar: look again.
-      this.folderRemoved = false;
-      this.enqueue(() => this.scan());
-    }
+  /** Watch first, then scan: a folder added between the two is then seen by one or the other. */
+  private recover(): void {
+    this.enqueue(async () => {
+      await this.watcher?.close();
+      this.watcher = undefined;
+      this.snapshots.clear();
+      this.histories.clear();
+      if (!this.stopped) await this.watch();
+      await this.scan();
+    });
   }
 
   private async watch(): Promise<void> {
@@ -164,7 +128,7 @@ export class ProcessorCatalog extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.folderCheck);
+    this.guard.stop();
     for (const t of this.settleTimers.values()) clearTimeout(t);
     this.settleTimers.clear();
     // A recovery under way may still open a watcher: close whichever is there once it is done.
@@ -278,7 +242,7 @@ export class ProcessorCatalog extends EventEmitter {
       // With followSymlinks off, a link in the processors folder arrives as a file (add/unlink): it is refused.
       if (event === 'unlinkDir' || event === 'unlink') {
         this.invalidate(name);
-        this.folderRemoved = true;
+        this.guard.noteRemoval();
         this.enqueue(() => this.unregisterFolder(name));
       } else if (event === 'addDir' || event === 'add') {
         this.invalidate(name);

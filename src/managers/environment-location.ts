@@ -32,10 +32,12 @@ function lstatOrUndefined(path: string): Stats | undefined {
 }
 
 /**
- * A link that resolves outside `root`: to a directory (a manager would write into it), or, with `anyKind`, to
- * anything (in site-packages even a file link would let an install or uninstall reach another tenant's file).
+ * Whether `path` is a link resolving outside `root`: to a directory (a manager would write into it), or, with
+ * `anyKind`, to anything (in site-packages even a file link would let an install or uninstall reach another
+ * tenant's file). Anything that is not a link lies where its parent lies, so only links are resolved.
  */
 function linkEscapes(root: string, path: string, anyKind = false): boolean {
+  if (lstatOrUndefined(path)?.isSymbolicLink() !== true) return false;
   let real: string;
   try {
     real = realpathSync(path);
@@ -43,6 +45,15 @@ function linkEscapes(root: string, path: string, anyKind = false): boolean {
     return false; // a dangling link leads nowhere
   }
   return !isInside(root, real) && (anyKind || lstatOrUndefined(real)?.isDirectory() === true);
+}
+
+/** The names of the links among a folder's entries (the only entries that can lead elsewhere). */
+function linksIn(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isSymbolicLink()).map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 function childrenOf(dir: string): string[] {
@@ -70,7 +81,7 @@ export function environmentLocationProblem(folder: string, envDir: string, label
   const envReal = realpathSync(env);
   if (!isInside(root, envReal)) return `${label} resolves outside the processor folder`;
   const escapes = (path: string, what: string, anyKind = false) => (linkEscapes(envReal, path, anyKind) ? `${label}: ${what} resolves outside the environment` : undefined);
-  for (const name of childrenOf(env)) {
+  for (const name of linksIn(env)) {
     const problem = escapes(join(env, name), name);
     if (problem) return problem;
   }
@@ -83,7 +94,7 @@ export function environmentLocationProblem(folder: string, envDir: string, label
       const site = join(pythonDir, 'site-packages');
       const siteProblem = escapes(site, `${lib}/${python}/site-packages`);
       if (siteProblem) return siteProblem;
-      for (const entry of childrenOf(site)) {
+      for (const entry of linksIn(site)) {
         const entryProblem = escapes(join(site, entry), `${lib}/${python}/site-packages/${entry}`, true);
         if (entryProblem) return entryProblem;
       }
