@@ -65,6 +65,9 @@ export function readTenantFile(folder: string, file: string, maxBytes: number, l
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return { state: 'refused', reason: `${file} is ${kindOf(stat)}` };
+    // A hard link may name a file anywhere on the same file system (an archive can carry one); procenv's own files
+    // are written by rename and always have one name.
+    if (stat.nlink > 1) return { state: 'refused', reason: `${file} is a hard link (${stat.nlink} names)` };
     if (stat.size > maxBytes) return { state: 'refused', reason: `${file} is ${stat.size} bytes, over the limit of ${maxBytes} (${limitName})` };
     // Read at most one byte past the limit: a file still growing after fstat is refused, not taken whole.
     const buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, stat.size + 1));

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -76,6 +76,19 @@ test('packagesInfo.json linked to a file outside is refused with the reason, and
   t.is(value.status, 500);
   t.is(value.body.error.code, 'SNAPSHOT_UNREADABLE');
   t.regex(value.body.error.message, /packagesInfo\.json is refused: packagesInfo\.json is a symbolic link/);
+  t.false(JSON.stringify(value.body).includes('TOP-SECRET'));
+});
+
+test('packagesInfo.json hard-linked to a file outside is refused as well', async (t) => {
+  const svc = await hostileService(t, {}, { worker: false });
+  const { owner } = await adminAndOwner(svc);
+  const secret = secretFile(t, JSON.stringify({ uptodate: [{ managerName: 'pip', packageName: 'TOP-SECRET-PKG', currentVersion: '1.0' }] }));
+  const info = join(svc.config.processorsDir, SAMPLES.pip.name, 'packagesInfo.json');
+  rmSync(info);
+  linkSync(secret, info);
+  const { value } = await pollUntil(() => svc.get('packageManager/listPackages', owner, { name: SAMPLES.pip.name }), (r) => r.status !== 200 || JSON.stringify(r.body).includes('TOP-SECRET'), { timeoutMs: DEADLINE_MS });
+  t.is(value.status, 500);
+  t.regex(value.body.error.message, /hard link/);
   t.false(JSON.stringify(value.body).includes('TOP-SECRET'));
 });
 
