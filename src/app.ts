@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
 import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
+import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { operationRoutes } from './http/routes/operations.ts';
 import type { EnvironmentService } from './services/environments.ts';
@@ -15,6 +16,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   sessions: SessionService;
   environments: EnvironmentService;
   operations: OperationService;
+  /** The processors folder's refused folders and files (GET /catalog/problems); absent: no such route. */
+  catalog?: CatalogRoutesDeps['catalog'];
 }
 
 /** The Koa application, without listen(), so that tests mount it in-process on port 0. */
@@ -36,6 +39,7 @@ export function buildApp(deps: AppDeps): Koa {
   packageManagerRoutes(deps, router);
   operationRoutes(deps, router);
   clusterRoutes(deps, router);
+  if (deps.catalog) catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

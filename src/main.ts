@@ -6,7 +6,7 @@ import { ProcessorCatalog } from './catalog/catalog.ts';
 import { isMainNode } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './logger.ts';
-import { createManagers } from './managers/registry.ts';
+import { createManagers, environmentProblemOf } from './managers/registry.ts';
 import type { ManagerRegistry } from './managers/types.ts';
 import { FanoutService } from './nodes/fanout.ts';
 import { PeerClient } from './nodes/peer-client.ts';
@@ -50,15 +50,22 @@ export async function startService(config: Config, options: {
   managers?: ManagerRegistry;
 } = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
+  const managers = options.managers ?? createManagers(config, options.managerEnv);
   const store = await openStore(config);
-  const catalog = new ProcessorCatalog({ processorsDir: config.processorsDir, store, log: log.child({ component: 'catalog' }) });
+  const catalog = new ProcessorCatalog({
+    processorsDir: config.processorsDir, store, log: log.child({ component: 'catalog' }),
+    limits: {
+      packagesInfoBytes: config['catalog.maxPackagesInfoBytes'], envActionsBytes: config['catalog.maxEnvActionsBytes'],
+      processorJsonBytes: config['catalog.maxProcessorJsonBytes'],
+    },
+    folderCheckMs: config['catalog.folderCheckMs'], environmentProblem: environmentProblemOf(managers),
+  });
   try {
     await catalog.start();
   } catch (err) {
     await store.close();
     throw err;
   }
-  const managers = options.managers ?? createManagers(config, options.managerEnv);
   const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes, clusterKey: config.clusterKey });
   const environments = new EnvironmentService({
     store, catalog, managers, log: log.child({ component: 'environments' }),
@@ -97,7 +104,7 @@ export async function startService(config: Config, options: {
   const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments }) : undefined;
   await worker.start();
   await fanout?.start();
-  const app = buildApp({ log, sessions, environments, operations, store, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

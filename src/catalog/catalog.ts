@@ -1,13 +1,18 @@
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
-import { UnreadableFileError } from '../domain/errors.ts';
+import { ConflictError, UnreadableFileError } from '../domain/errors.ts';
 import { mergePackages, parsePackagesInfo, type ManagerVersion } from '../domain/packages.ts';
-import { isValidProcessorName } from '../domain/processor.ts';
+import { isValidProcessorName, type Processor } from '../domain/processor.ts';
 import type { Store } from '../store/types.ts';
-import { PACKAGES_INFO, PROCESSOR_JSON, processorFolder, readProcessorJson } from './files.ts';
+import {
+  DEFAULT_LIMITS, ENV_ACTIONS, PACKAGES_INFO, PROCESSOR_JSON, historyLines, processorFolder, readProcessorJson, removeEnvActions, type FileLimits,
+} from './files.ts';
+import { FolderGuard } from './folder-guard.ts';
+import { ProblemList, type FolderProblem } from './problems.ts';
+import { folderProblem, readTenantFile } from './tenant-files.ts';
 
 /** What the service knows of one processor's packagesInfo.json, parsed once per change of the file. */
 export type Snapshot =
@@ -16,7 +21,26 @@ export type Snapshot =
   | { state: 'unreadable'; error: UnreadableFileError }
   | { state: 'ok'; managerVersion?: ManagerVersion; listBody: Buffer };
 
-const WATCHED_FILES = new Set([PACKAGES_INFO, PROCESSOR_JSON]);
+const WATCHED_FILES = new Set([PACKAGES_INFO, PROCESSOR_JSON, ENV_ACTIONS]);
+/** The problem-list entry of a folder's environment (a `python` not allowed, an environment leading out). */
+const ENVIRONMENT = 'environment';
+
+export interface CatalogOptions {
+  processorsDir: string;
+  store: Store;
+  log: Logger;
+  limits?: Partial<FileLimits>;
+  /** How often the processors folder itself is checked (ms); 0 turns the check off. */
+  folderCheckMs?: number;
+  /** Why a processor's environment must not be used (composition: the managers' checks), reported per folder. */
+  environmentProblem?: (processor: Processor, folder: string) => string | undefined;
+}
+
+/** One cached history: the lines, and the identity of the file they were read from. */
+interface CachedHistory {
+  key: string;
+  lines: string[];
+}
 const SETTLE_MS = 150;
 
 /**
@@ -26,27 +50,67 @@ const SETTLE_MS = 150;
  */
 export class ProcessorCatalog extends EventEmitter {
   readonly dir: string;
+  readonly limits: FileLimits;
   private readonly store: Store;
   private readonly log: Logger;
   private readonly snapshots = new Map<string, Snapshot>();
+  private readonly histories = new Map<string, CachedHistory>();
+  private readonly problemList: ProblemList;
+  private readonly environmentProblem?: CatalogOptions['environmentProblem'];
+  /** Folders refused because they claim a processorId another folder holds: tried again when that one goes. */
+  private readonly claimants = new Map<string, Set<string>>();
+  private readonly guard: FolderGuard;
+  private stopped = false;
   private watcher?: FSWatcher;
   /** Serialises registration writes so that a quick add/unlink/add of one folder lands in order. */
   private pending: Promise<void> = Promise.resolve();
   private readonly settleTimers = new Map<string, NodeJS.Timeout>();
 
-  constructor(options: { processorsDir: string; store: Store; log: Logger }) {
+  constructor(options: CatalogOptions) {
     super();
     this.dir = resolve(options.processorsDir);
     this.store = options.store;
     this.log = options.log;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.problemList = new ProblemList(options.log);
+    this.environmentProblem = options.environmentProblem;
+    this.guard = new FolderGuard({
+      dir: this.dir, intervalMs: options.folderCheckMs ?? 1000, log: options.log,
+      onBack: () => this.recover(), onRemoval: () => this.enqueue(() => this.scan()),
+    });
   }
 
   /** Scans the folder, registers what it finds, and watches it. Resolves when the first scan is done. */
   async start(): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
     await this.scan();
+    await this.watch();
+    this.guard.start();
+  }
+
+  /** The refused folders and files, with the reason (admins: GET /catalog/problems). */
+  problems(): FolderProblem[] {
+    return this.problemList.list();
+  }
+
+  /** Watch first, then scan: a folder added between the two is then seen by one or the other. */
+  private recover(): void {
+    this.enqueue(async () => {
+      await this.watcher?.close();
+      this.watcher = undefined;
+      this.snapshots.clear();
+      this.histories.clear();
+      if (!this.stopped) await this.watch();
+      await this.scan();
+    });
+  }
+
+  private async watch(): Promise<void> {
     const watcher = watch(this.dir, {
       ignoreInitial: true,
       depth: 1,
+      // A symlinked processor folder is refused (see registerFolder): chokidar must report the link, not enter it.
+      followSymlinks: false,
       // Inside a processor folder only the files procenv reads matter; never descend into .venv and the like.
       ignored: (path: string) => {
         const rel = relative(this.dir, path);
@@ -63,10 +127,13 @@ export class ProcessorCatalog extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.guard.stop();
     for (const t of this.settleTimers.values()) clearTimeout(t);
     this.settleTimers.clear();
-    await this.watcher?.close();
+    // A recovery under way may still open a watcher: close whichever is there once it is done.
     await this.pending;
+    await this.watcher?.close();
   }
 
   /** Waits until the registrations caused by the events seen so far are in the store (tests, CLI). */
@@ -94,15 +161,49 @@ export class ProcessorCatalog extends EventEmitter {
     this.emit('snapshot', name);
   }
 
-  private load(name: string): Snapshot {
-    let text: string;
-    try {
-      text = readFileSync(join(this.folderOf(name), PACKAGES_INFO), 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return { state: 'missing' };
-      return { state: 'unreadable', error: new UnreadableFileError('SNAPSHOT_UNREADABLE', `${PACKAGES_INFO} cannot be read (${code})`, { cause: err }) };
+  /**
+   * The lines of a processor's envActionsList.txt, read once per change of the file: each call compares the file's
+   * identity (inode, size, modification time: one lstat) with the one the cached lines came from, so procenv's own
+   * atomic writes (a new inode) and a tenant's edits are seen at once without reading the file on every request.
+   * A refused file (a link, a FIFO, over catalog.maxEnvActionsBytes) is UnreadableFileError HISTORY_UNREADABLE.
+   */
+  history(name: string): string[] {
+    const folder = this.folderOf(name);
+    const key = fileKey(folder, ENV_ACTIONS);
+    const hit = this.histories.get(name);
+    if (hit && hit.key === key) return hit.lines;
+    const read = readTenantFile(folder, ENV_ACTIONS, this.limits.envActionsBytes, 'catalog.maxEnvActionsBytes');
+    if (read.state === 'refused') {
+      this.histories.delete(name);
+      this.problemList.report(name, ENV_ACTIONS, read.reason);
+      throw new UnreadableFileError('HISTORY_UNREADABLE', `${ENV_ACTIONS} is refused: ${read.reason}`);
     }
+    this.problemList.clear(name, ENV_ACTIONS);
+    const lines = read.state === 'ok' ? historyLines(read.text) : [];
+    if (this.histories.size >= 10_000) this.histories.clear();
+    this.histories.set(name, { key, lines });
+    return lines;
+  }
+
+  /** Deletes a processor's envActionsList.txt (reset) and forgets its cached lines. */
+  async removeHistory(name: string): Promise<void> {
+    await removeEnvActions(this.folderOf(name));
+    this.histories.delete(name);
+  }
+
+  private load(name: string): Snapshot {
+    const read = readTenantFile(this.folderOf(name), PACKAGES_INFO, this.limits.packagesInfoBytes, 'catalog.maxPackagesInfoBytes');
+    if (read.state === 'missing') {
+      this.problemList.clear(name, PACKAGES_INFO);
+      return { state: 'missing' };
+    }
+    if (read.state === 'refused') {
+      // Nothing of the file is parsed or served; the reason is in the answer (500, as any unreadable snapshot).
+      this.problemList.report(name, PACKAGES_INFO, read.reason);
+      return { state: 'unreadable', error: new UnreadableFileError('SNAPSHOT_UNREADABLE', `${PACKAGES_INFO} is refused: ${read.reason}`) };
+    }
+    this.problemList.clear(name, PACKAGES_INFO);
+    const text = read.text;
     if (text.trim() === '') return { state: 'empty' };
     try {
       const info = parsePackagesInfo(text);
@@ -138,18 +239,22 @@ export class ProcessorCatalog extends EventEmitter {
     const name = rel[0];
     if (!name || !isValidProcessorName(name)) return;
     if (rel.length === 1) {
-      if (event === 'unlinkDir') {
+      // With followSymlinks off, a link in the processors folder arrives as a file (add/unlink): it is refused.
+      if (event === 'unlinkDir' || event === 'unlink') {
         this.invalidate(name);
+        this.guard.noteRemoval();
         this.enqueue(() => this.unregisterFolder(name));
-      } else if (event === 'addDir') {
+      } else if (event === 'addDir' || event === 'add') {
         this.invalidate(name);
-        this.enqueue(() => this.registerFolder(join(this.dir, name)));
+        this.enqueue(() => this.registerFolder(name));
       }
       return;
     }
     const file = rel[1];
     if (file === PACKAGES_INFO) {
       this.again(`${name}/${file}`, () => this.invalidate(name));
+    } else if (file === ENV_ACTIONS) {
+      this.again(`${name}/${file}`, () => this.histories.delete(name));
     } else if (file === PROCESSOR_JSON) {
       // Registration reads the file's current state, so running it again is always right.
       this.again(`${name}/${file}`, () => this.enqueue(() => this.syncFolder(name)));
@@ -160,49 +265,126 @@ export class ProcessorCatalog extends EventEmitter {
     this.pending = this.pending.then(task).catch((err) => this.log.error({ err }, 'processor registration failed'));
   }
 
-  private async registerFolder(folder: string): Promise<void> {
-    if (!existsSync(join(folder, PROCESSOR_JSON))) return;
-    const { processor, problem } = readProcessorJson(folder);
+  /** A folder procenv can register: a real directory (never a link) holding a processor.json entry. */
+  private hasDescriptor(name: string): boolean {
+    const folder = join(this.dir, name);
+    if (folderProblem(folder) !== undefined) return false;
+    try {
+      lstatSync(join(folder, PROCESSOR_JSON));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Registers the folder from its processor.json. Refused, reported and logged once: a folder that is a link or
+   * not a directory (a registration it had is dropped), a processor.json that is not a regular file or not valid,
+   * and a processorId another folder (or the store) already holds under another name: the registration that
+   * exists wins, and this folder is tried again when that one goes.
+   */
+  private async registerFolder(name: string): Promise<void> {
+    const folder = join(this.dir, name);
+    const problem = folderProblem(folder);
+    if (problem === 'absent') return;
+    if (problem !== undefined) {
+      this.problemList.report(name, '', problem);
+      await this.unregisterFolder(name);
+      return;
+    }
+    this.problemList.clear(name, '');
+    if (!this.hasDescriptor(name)) return;
+    const { processor, problem: invalid } = readProcessorJson(folder, this.limits.processorJsonBytes);
     if (!processor) {
-      this.log.warn({ folder: basename(folder), problem }, 'processor folder not registered');
+      this.problemList.report(name, PROCESSOR_JSON, invalid ?? 'invalid');
+      return;
+    }
+    const holder = await this.store.findProcessorById(processor.processorId);
+    if (holder && holder.name !== name) {
+      let waiting = this.claimants.get(processor.processorId);
+      if (!waiting) this.claimants.set(processor.processorId, (waiting = new Set()));
+      waiting.add(name);
+      this.problemList.report(name, PROCESSOR_JSON, `processorId "${processor.processorId}" is already registered by processor "${holder.name}"; this claim is refused`);
       return;
     }
     try {
       await this.store.saveProcessor(processor);
-      this.log.info({ processor: processor.name, processorId: processor.processorId }, 'processor registered');
-      this.emit('processor', processor.name);
     } catch (err) {
-      this.log.warn({ folder: basename(folder), err }, 'processor folder not registered');
+      if (!(err instanceof ConflictError)) throw err;
+      this.problemList.report(name, PROCESSOR_JSON, err.message);
+      return;
+    }
+    this.forgetClaim(name);
+    this.problemList.clear(name, PROCESSOR_JSON);
+    const envProblem = this.environmentProblem?.(processor, folder);
+    if (envProblem) this.problemList.report(name, ENVIRONMENT, envProblem);
+    else this.problemList.clear(name, ENVIRONMENT);
+    this.log.info({ processor: processor.name, processorId: processor.processorId }, 'processor registered');
+    this.emit('processor', processor.name);
+  }
+
+  private forgetClaim(name: string): void {
+    for (const [id, names] of this.claimants) {
+      names.delete(name);
+      if (names.size === 0) this.claimants.delete(id);
     }
   }
 
   /** Registers the folder when it has a processor.json, unregisters it otherwise. */
   private async syncFolder(name: string): Promise<void> {
-    if (existsSync(join(this.dir, name, PROCESSOR_JSON))) await this.registerFolder(join(this.dir, name));
+    if (this.hasDescriptor(name)) await this.registerFolder(name);
     else await this.unregisterFolder(name);
   }
 
+  /** Drops the folder's registration once it has no processor.json (or is no longer a real folder). */
   private async unregisterFolder(name: string): Promise<void> {
+    if (this.hasDescriptor(name)) return;
+    if (folderProblem(join(this.dir, name)) === 'absent') this.problemList.clear(name);
+    else this.problemList.clear(name, PROCESSOR_JSON);
+    this.forgetClaim(name);
+    this.histories.delete(name);
     const processor = await this.store.findProcessorByName(name);
     if (processor?.source !== 'folder') return;
-    if (existsSync(join(this.dir, name, PROCESSOR_JSON))) return;
     await this.store.removeProcessor(processor.processorId);
     this.log.info({ processor: name }, 'processor unregistered');
     this.emit('processor', name);
+    await this.retryClaimants(processor.processorId);
   }
 
-  /** Registers every folder with a processor.json and drops folder registrations whose folder is gone. */
+  /** The id is free again: the first folder (in name order) that was refused for claiming it gets it. */
+  private async retryClaimants(processorId: string): Promise<void> {
+    const waiting = [...(this.claimants.get(processorId) ?? [])].sort();
+    this.claimants.delete(processorId);
+    for (const name of waiting) await this.registerFolder(name);
+  }
+
+  /**
+   * Registers every folder with a processor.json and drops folder registrations whose folder is gone. Folders are
+   * taken in name order, so when two folders claim one processorId on an empty store the first name wins (and an
+   * existing registration always wins). Links are refused here exactly as when they appear at run time.
+   */
   async scan(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
-      if (!entry.isDirectory() || !isValidProcessorName(entry.name)) continue;
-      await this.registerFolder(join(this.dir, entry.name));
-    }
+    const entries = readdirSync(this.dir, { withFileTypes: true })
+      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isValidProcessorName(e.name))
+      .map((e) => e.name)
+      .sort();
+    for (const name of entries) await this.registerFolder(name);
     for (const p of await this.store.listProcessors()) {
-      if (p.source === 'folder' && !existsSync(join(this.dir, p.name, PROCESSOR_JSON))) {
-        await this.store.removeProcessor(p.processorId);
-        this.log.info({ processor: p.name }, 'processor unregistered');
-      }
+      if (p.source === 'folder' && !this.hasDescriptor(p.name)) await this.unregisterFolder(p.name);
     }
+    const present = new Set(entries);
+    for (const problem of this.problemList.list()) if (!present.has(problem.folder)) this.problemList.clear(problem.folder);
+  }
+}
+
+/** The identity of a file as lstat sees it (and of its folder), or `-` when it is not there. */
+function fileKey(folder: string, file: string): string {
+  try {
+    const dir = lstatSync(folder, { bigint: true });
+    const st = lstatSync(join(folder, file), { bigint: true });
+    return `${dir.ino}:${dir.mode}/${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    return '-';
   }
 }

@@ -1,14 +1,27 @@
-import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { InvalidInputError } from '../domain/errors.ts';
+import { schema } from '../config/schema.ts';
+import { InvalidInputError, UnreadableFileError } from '../domain/errors.ts';
 import { isValidProcessorName, parseIsPublic, type Processor } from '../domain/processor.ts';
+import { readTenantFile, writeTenantFileAtomic } from './tenant-files.ts';
 
 /** The files WASDI keeps in a processor folder (reference §2, §3), and procenv's registration file. */
 export const PACKAGES_INFO = 'packagesInfo.json';
 export const ENV_ACTIONS = 'envActionsList.txt';
 export const PROCESSOR_JSON = 'processor.json';
+
+/** The size limits of the files procenv reads from a processor folder (tenant input), in bytes. */
+export interface FileLimits {
+  packagesInfoBytes: number;
+  envActionsBytes: number;
+  processorJsonBytes: number;
+}
+
+export const DEFAULT_LIMITS: FileLimits = {
+  packagesInfoBytes: schema['catalog.maxPackagesInfoBytes'].default,
+  envActionsBytes: schema['catalog.maxEnvActionsBytes'].default,
+  processorJsonBytes: schema['catalog.maxProcessorJsonBytes'].default,
+};
 
 /** `<processorsDir>/<name>/`; the name is checked so that no path can leave the processors folder. */
 export function processorFolder(processorsDir: string, name: string): string {
@@ -16,16 +29,21 @@ export function processorFolder(processorsDir: string, name: string): string {
   return join(processorsDir, name);
 }
 
-/** The lines of envActionsList.txt, trimmed, empty ones dropped; [] when the file or folder is missing (§1.2). */
-export function readEnvActions(folder: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(join(folder, ENV_ACTIONS), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
-    throw err;
-  }
+/** The lines of a history, trimmed, empty ones dropped. */
+export function historyLines(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/**
+ * The lines of envActionsList.txt, trimmed, empty ones dropped; [] when the file or folder is missing (§1.2).
+ * A file that is not a regular file in the folder, or is over the limit, is refused: UnreadableFileError
+ * HISTORY_UNREADABLE with the reason.
+ */
+export function readEnvActions(folder: string, maxBytes = DEFAULT_LIMITS.envActionsBytes): string[] {
+  const read = readTenantFile(folder, ENV_ACTIONS, maxBytes, 'catalog.maxEnvActionsBytes');
+  if (read.state === 'missing') return [];
+  if (read.state === 'refused') throw new UnreadableFileError('HISTORY_UNREADABLE', `${ENV_ACTIONS} is refused: ${read.reason}`);
+  return historyLines(read.text);
 }
 
 /** Deletes envActionsList.txt; a file that is not there is fine (§1.5). */
@@ -34,35 +52,25 @@ export async function removeEnvActions(folder: string): Promise<void> {
 }
 
 /**
- * Writes a file so that readers see the old content or the new one, never a part: a temporary file in the
- * same folder, fsync, rename over the target.
+ * Writes a file so that readers see the old content or the new one, never a part (see writeTenantFileAtomic: the
+ * temporary file never follows a planted link, and the rename replaces a link at the target, never its target).
  */
 export function writeFileAtomic(file: string, content: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${randomUUID()}.tmp`);
-  try {
-    const fd = openSync(tmp, 'w', 0o644);
-    try {
-      writeSync(fd, content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeTenantFileAtomic(dirname(file), basename(file), content);
 }
 
 /**
  * Reads `processor.json` (WASDI's field names). The folder name is the processor name; a `name` field that
  * differs is an error. Answers the processor or a reason it cannot be registered.
  */
-export function readProcessorJson(folder: string): { processor?: Processor; problem?: string } {
+export function readProcessorJson(folder: string, maxBytes = DEFAULT_LIMITS.processorJsonBytes): { processor?: Processor; problem?: string } {
   const folderName = basename(folder);
+  const read = readTenantFile(folder, PROCESSOR_JSON, maxBytes, 'catalog.maxProcessorJsonBytes');
+  if (read.state === 'missing') return { problem: `${PROCESSOR_JSON} is missing` };
+  if (read.state === 'refused') return { problem: read.reason };
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(join(folder, PROCESSOR_JSON), 'utf8'));
+    json = JSON.parse(read.text);
   } catch (err) {
     return { problem: `${PROCESSOR_JSON} cannot be read: ${(err as Error).message}` };
   }
@@ -95,8 +103,8 @@ export function readProcessorJson(folder: string): { processor?: Processor; prob
  * §3.1: only consecutive duplicates), and rewrites the file atomically. `beforeWrite` gets the new line's index
  * before the file is written. Answers whether a line was added.
  */
-export async function appendEnvAction(folder: string, command: string, beforeWrite?: (index: number) => Promise<void>): Promise<boolean> {
-  const lines = readEnvActions(folder);
+export async function appendEnvAction(folder: string, command: string, beforeWrite?: (index: number) => Promise<void>, maxBytes?: number): Promise<boolean> {
+  const lines = readEnvActions(folder, maxBytes);
   if (lines.at(-1) === command) return false;
   await beforeWrite?.(lines.length);
   lines.push(command);

@@ -44,3 +44,15 @@ export function parseIsPublic(value: unknown): boolean | undefined {
   if (value === false || value === 0 || value === '0' || value === 'false') return false;
   return undefined;
 }
+
+/** `python3` or `python3.X`: names looked up on procenv's own PATH, which the operator controls. */
+const VERSIONED_PYTHON = /^python3(\.\d{1,2})?$/;
+
+/**
+ * Whether a processor's `python` may create its environment: the configured interpreter (`pip.python`), one of
+ * `pip.allowedPythons`, or a bare `python3`/`python3.X` name. Anything else (a path into the processor folder, any
+ * other binary) is named by a tenant and never run.
+ */
+export function isAllowedPython(python: string, configured: string, allowed: readonly string[]): boolean {
+  return python === configured || allowed.includes(python) || VERSIONED_PYTHON.test(python);
+}

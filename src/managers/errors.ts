@@ -12,6 +12,7 @@ export type ManagerErrorCode =
   | 'COMMAND_CANCELLED'
   | 'COMMAND_NOT_FOUND'
   | 'ENVIRONMENT_FAILED'
+  | 'ENVIRONMENT_REFUSED'
   | 'UNEXPECTED_OUTPUT';
 
 /**

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.ts';
+import { managerKindOf, type Processor } from '../domain/processor.ts';
 import { CondaManager } from './conda/conda-manager.ts';
 import { PipManager } from './pip/pip-manager.ts';
 import type { ManagerRegistry } from './types.ts';
@@ -10,4 +11,15 @@ import type { ManagerRegistry } from './types.ts';
  */
 export function createManagers(config: Config, env: NodeJS.ProcessEnv = process.env): ManagerRegistry {
   return { pip: PipManager.fromConfig(config, env), conda: CondaManager.fromConfig(config, env) };
+}
+
+/**
+ * Why a processor's environment must not be used, as its manager judges it (a `python` not allowed, an environment
+ * that leads out of the folder); undefined when it may be used or the type has no manager. The catalog reports it.
+ */
+export function environmentProblemOf(managers: ManagerRegistry): (processor: Processor, folder: string) => string | undefined {
+  return (processor, folder) => {
+    const kind = managerKindOf(processor.type);
+    return kind ? managers[kind]?.environmentProblem?.({ processor, folder }) : undefined;
+  };
 }

@@ -25,6 +25,8 @@ export interface PackageManager {
   readonly kind: ManagerKind;
   /** Whether the processor's environment exists already (a read must not create one). */
   hasEnvironment?(env: Environment): boolean;
+  /** Why the processor's environment must not be used (it leads out of the processor folder, …); undefined if it may. */
+  environmentProblem?(env: Environment): string | undefined;
   /** `pip --version` / `conda --version`, as WASDI's PackageManagerViewModel. */
   version(env: Environment, ctx?: RunContext): Promise<ManagerVersion>;
   /** The content of packagesInfo.json in WASDI's form for this manager (pip: outdated+uptodate, conda: all). */

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
-import { readEnvActions, removeEnvActions } from '../catalog/files.ts';
 import { ForbiddenError, InvalidInputError, LoopDetectedError, UnreadableFileError, WrongNodeError } from '../domain/errors.ts';
 import type { ClusterHistory } from '../domain/cluster.ts';
 import type { Operation } from '../domain/operation.ts';
@@ -141,10 +140,11 @@ export class EnvironmentService {
     }));
   }
 
+  /** The history, kept in memory by the catalog and read again only when the file changes (never per request). */
   async environmentActions(caller: Caller, name: string): Promise<{ lines: string[]; epoch: string }> {
     await this.processorForRead(caller, name);
     if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'environmentActions is served by the main node only');
-    return { lines: readEnvActions(this.catalog.folderOf(name)), epoch: await this.store.findHistoryEpoch(name) };
+    return { lines: this.catalog.history(name), epoch: await this.store.findHistoryEpoch(name) };
   }
 
   /**
@@ -252,7 +252,7 @@ export class EnvironmentService {
       throw new ForbiddenError('PROCESSOR_NOT_WRITABLE', `processor "${processorId.slice(0, 80)}" does not exist or you cannot change it`);
     }
     if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'reset is served by the main node only');
-    await removeEnvActions(this.catalog.folderOf(processor.name));
+    await this.catalog.removeHistory(processor.name);
     // Compute nodes see the new epoch and start over at line 0 without re-applying the old lines.
     await this.store.newHistoryEpoch(processor.name);
     this.log.info({ processor: processor.name, userId: caller.userId }, 'environment history reset');

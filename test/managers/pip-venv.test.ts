@@ -71,9 +71,9 @@ test('the venv is created on first use with the configured python, once for conc
   t.is((await installedPackages(venv))['demo-pkg'], '1.0');
 });
 
-test('a python named by the processor wins over the configured one', async (t) => {
+test('a python named by the processor (and allowed by pip.allowedPythons) wins over the configured one', async (t) => {
   const folder = await processorFolder(t);
-  const err = await t.throwsAsync(manager().version(environment(folder, 'procenv-no-such-python')), { instanceOf: ManagerError });
+  const err = await t.throwsAsync(manager({ 'pip.allowedPythons': ['procenv-no-such-python'] }).version(environment(folder, 'procenv-no-such-python')), { instanceOf: ManagerError });
   t.is(err?.code, 'ENVIRONMENT_FAILED');
   t.regex(err!.message, /procenv-no-such-python/);
   t.is(venvState(join(folder, '.venv')), 'absent', 'nothing half-made is left');

@@ -6,6 +6,7 @@ import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
 import type { UpdateCommand } from '../../domain/update-command.ts';
 import { ManagerError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
+import { environmentLocationProblem } from '../environment-location.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import {
   condaFlavourOf, condaSpecOf, createArgs, isValidChannel, listArgs, updateCommandArgs, versionArgs, type CondaFlavour,
@@ -78,7 +79,12 @@ export class CondaManager implements PackageManager {
 
   /** Conda marks a prefix as an environment with its `conda-meta` folder. */
   hasEnvironment(env: Environment): boolean {
-    return existsSync(join(this.prefixOf(env), 'conda-meta'));
+    return this.environmentProblem(env) === undefined && existsSync(join(this.prefixOf(env), 'conda-meta'));
+  }
+
+  /** Why the prefix must not be used: not a real folder inside the processor folder (environment-location.ts). */
+  environmentProblem(env: Environment): string | undefined {
+    return environmentLocationProblem(env.folder, this.options.envDir, `conda.envDir "${this.options.envDir}"`);
   }
 
   async version(_env: Environment, ctx: RunContext = {}): Promise<ManagerVersion> {
@@ -122,6 +128,9 @@ export class CondaManager implements PackageManager {
   }
 
   private async ensureWithin(env: Environment, ctx: RunContext, budget: Budget): Promise<void> {
+    // Checked before every use, not once: the tenant can change the folder at any time.
+    const problem = this.environmentProblem(env);
+    if (problem) throw new ManagerError('ENVIRONMENT_REFUSED', `the environment is refused: ${problem}`, { details: { processor: env.processor.name } });
     const prefix = this.prefixOf(env);
     if (this.hasEnvironment(env)) return;
     let pending = this.creating.get(prefix);

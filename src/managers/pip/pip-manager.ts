@@ -1,10 +1,12 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { InvalidInputError } from '../../domain/errors.ts';
+import { isAllowedPython } from '../../domain/processor.ts';
 import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
 import { formatUpdateCommand, isValidPackageName, isValidVersion, type UpdateCommand } from '../../domain/update-command.ts';
 import { ManagerError, redactUrls, resultError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
+import { environmentLocationProblem } from '../environment-location.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
 import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
@@ -13,6 +15,8 @@ import { ensureVenv, venvPython, venvState } from './pip-venv.ts';
 export interface PipManagerOptions {
   /** Interpreter that creates a venv when the processor names none. */
   python: string;
+  /** Further interpreters a processor may name (see isAllowedPython). */
+  allowedPythons?: readonly string[];
   /** Venv folder relative to the processor folder. */
   venvDir: string;
   indexUrl: string;
@@ -47,6 +51,7 @@ export class PipManager implements PackageManager {
     const findLinks = config['pip.findLinks'].map((f) => (/^[a-z][a-z0-9+.-]*:/i.test(f) || isAbsolute(f) ? f : resolve(f)));
     return new PipManager({
       python: config['pip.python'],
+      allowedPythons: config['pip.allowedPythons'],
       venvDir: config['pip.venvDir'],
       indexUrl: config['pip.indexUrl'],
       extraIndexUrls: config['pip.extraIndexUrls'],
@@ -56,8 +61,21 @@ export class PipManager implements PackageManager {
     });
   }
 
+  /** A refused environment is not there for a read: nothing in it is run. */
   hasEnvironment(env: Environment): boolean {
-    return venvState(this.venvDirOf(env)) === 'ready';
+    return this.environmentProblem(env) === undefined && venvState(this.venvDirOf(env)) === 'ready';
+  }
+
+  /**
+   * Why this processor's environment must not be used: a `python` the configuration does not allow, or a venv that
+   * is not a real folder inside the processor folder (environment-location.ts). Undefined when it may be used.
+   */
+  environmentProblem(env: Environment): string | undefined {
+    const python = env.processor.python?.trim();
+    if (python && !isAllowedPython(python, this.options.python, this.options.allowedPythons ?? [])) {
+      return `processor.json names the interpreter "${python.slice(0, 120)}", which pip.allowedPythons does not allow`;
+    }
+    return environmentLocationProblem(env.folder, this.options.venvDir, `pip.venvDir "${this.options.venvDir}"`);
   }
 
   venvDirOf(env: Environment): string {
@@ -73,6 +91,9 @@ export class PipManager implements PackageManager {
    * Concurrent calls for one processor share one creation.
    */
   ensureEnvironment(env: Environment, ctx: RunContext = {}): Promise<string> {
+    // Checked before every pip call, not once: the tenant can change the folder at any time.
+    const problem = this.environmentProblem(env);
+    if (problem) return Promise.reject(new ManagerError('ENVIRONMENT_REFUSED', `the environment is refused: ${problem}`, { details: { processor: env.processor.name } }));
     const dir = this.venvDirOf(env);
     const pending = this.creating.get(dir);
     if (pending) return pending;
