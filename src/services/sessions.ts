@@ -1,4 +1,5 @@
-import { UnauthenticatedError } from '../domain/errors.ts';
+import type { Logger } from 'pino';
+import { StoreUnavailableError, UnauthenticatedError } from '../domain/errors.ts';
 import { CLUSTER_KEY_HEADER, keysMatch, ORIGIN_OPERATION_HEADER, parseVia, USER_HEADER, VIA_HEADER } from '../nodes/cluster-headers.ts';
 import type { Caller } from '../domain/user.ts';
 import type { Store } from '../store/types.ts';
@@ -22,9 +23,11 @@ export class SessionService {
   private readonly now: () => number;
   private readonly clusterKey: string;
   private readonly cache = new Map<string, { caller: Caller; lastTouch: number; checkedAt: number }>();
+  private readonly log?: Logger;
 
-  constructor(options: { store: Store; sessionIdleMinutes: number; clusterKey?: string; now?: () => number }) {
+  constructor(options: { store: Store; sessionIdleMinutes: number; clusterKey?: string; now?: () => number; log?: Logger }) {
     this.store = options.store;
+    this.log = options.log;
     this.idleMs = options.sessionIdleMinutes * 60_000;
     this.clusterKey = options.clusterKey ?? '';
     this.now = options.now ?? Date.now;
@@ -54,23 +57,35 @@ export class SessionService {
     const now = this.now();
     const cached = this.cache.get(token);
     if (cached && now - cached.checkedAt < CACHE_MS && now - cached.lastTouch <= this.idleMs) return cached.caller;
-    const session = await this.store.findSession(token);
+    let session, user;
+    try {
+      session = await this.store.findSession(token);
+      user = session && (await this.store.findUser(session.userId));
+    } catch (err) {
+      // A store that cannot answer does not log out a user it knew a moment ago: reads go on from the cache.
+      if (err instanceof StoreUnavailableError && cached && now - cached.lastTouch <= this.idleMs) return cached.caller;
+      throw err;
+    }
     if (!session) throw new UnauthenticatedError();
     if (now - session.lastTouch > this.idleMs) {
       this.cache.delete(token);
-      await this.store.removeSession(token);
+      this.inBackground(this.store.removeSession(token), 'expired session not removed');
       throw new UnauthenticatedError('the session has expired');
     }
-    const user = await this.store.findUser(session.userId);
     if (!user) throw new UnauthenticatedError();
     let lastTouch = session.lastTouch;
     if (now - session.lastTouch > TOUCH_AFTER_MS) {
-      await this.store.touchSession(token, now);
+      // Not awaited: a request never waits for a write that only keeps the session alive (the store may be busy).
+      this.inBackground(this.store.touchSession(token, now), 'session touch not stored');
       lastTouch = now;
     }
     const caller: Caller = { userId: user.userId, admin: user.role === 'ADMIN' };
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(token, { caller, lastTouch, checkedAt: now });
     return caller;
+  }
+
+  private inBackground(write: Promise<void>, message: string): void {
+    write.catch((err) => this.log?.warn({ code: (err as { code?: unknown }).code }, message));
   }
 }
