@@ -4,8 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import got, { type Got } from 'got';
+import type { ProcessorCatalog } from '../../src/catalog/catalog.ts';
 import { createSession } from '../../src/cli.ts';
 import type { Operation } from '../../src/domain/operation.ts';
+import { createLogger } from '../../src/logger.ts';
+import { OperationWorker } from '../../src/queue/worker.ts';
 import { SqliteStore } from '../../src/store/embedded/sqlite-store.ts';
 import { EMBEDDED_STORE_FILE } from '../../src/store/open.ts';
 import { cleanPipEnv, createTemplateVenv, type TemplateVenv } from '../helpers/pip-env.ts';
@@ -289,4 +292,40 @@ test.serial('a store file replaced under the running service refuses changes wit
   }, 10_000);
   t.is((await served.ended(accepted.body.processObjId)).status, 'DONE');
   assertHealthy(t, served);
+});
+
+test.serial('another worker on the same store does not end an operation whose lease lapsed during a lock when its owner renews it, and still ends a really lost one', async (t) => {
+  t.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'procenv-lapse-'));
+  const store = new SqliteStore(join(dir, EMBEDDED_STORE_FILE));
+  const leaseMs = 1_000;
+  const now = Date.now();
+  const running = (processObjId: string, productName: string): Operation => ({
+    processObjId, operationType: 'ENVIRONMENTUPDATE', processorId: `${productName}-id`, productName, workspaceId: '-', userId: 'demo',
+    nodeCode: 'wasdi', status: 'RUNNING', commands: ['addPackage/pe-alpha/'], operationTimestamp: now, operationStartTimestamp: now,
+    lastStateChangeTimestamp: now, progressPerc: 0, executionStarted: true, leaseOwner: 'other-process', leaseExpiresAt: now - 1,
+  });
+  // Both leases lapsed a moment ago: one owner is alive but was locked out of the store, the other is gone.
+  await store.insertOperation(running('alive', 'p-alive'));
+  await store.insertOperation(running('dead', 'p-dead'));
+  // The worker never runs anything here (no CREATED operation): the catalog and managers are never reached.
+  const worker = new OperationWorker({
+    store, catalog: {} as ProcessorCatalog, managers: {}, log: createLogger('silent'), nodeCode: 'wasdi', isMainNode: true,
+    concurrency: 1, leaseMs, commandTimeoutMs: 60_000,
+  });
+  t.teardown(async () => {
+    await worker.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await worker.start();
+  // The live owner renews as soon as the store answers again, well within one more lease.
+  await new Promise((r) => setTimeout(r, leaseMs / 2));
+  await store.renewLeases(['alive'], 'other-process', Date.now() + 60_000);
+  const dead = await waitFor('the lost operation to end', async () => {
+    const op = await store.findOperation('dead');
+    return op?.status === 'ERROR' ? op : undefined;
+  }, 30_000);
+  t.is(dead.error?.code, 'INTERRUPTED');
+  t.is((await store.findOperation('alive'))?.status, 'RUNNING', 'the renewed operation is left to its owner');
 });
