@@ -8,7 +8,7 @@ export const EMBEDDED_STORE_FILE = 'procenv.sqlite';
 
 /** Opens the store the configuration names. Only this file and main.ts pick a concrete adapter. */
 export async function openStore(
-  config: Pick<Config, 'store' | 'dataDir' | 'mongodbUrl' | 'mongodbDatabase'> & Partial<Pick<Config, 'store.busyWaitMs'>>,
+  config: Pick<Config, 'store' | 'dataDir' | 'mongodbUrl' | 'mongodbDatabase'> & Partial<Pick<Config, 'storeBusyWaitMs'>>,
   log?: Logger,
 ): Promise<Store> {
   if (config.store === 'mongodb') {
@@ -16,6 +16,6 @@ export async function openStore(
     return MongoStore.connect(config.mongodbUrl, config.mongodbDatabase);
   }
   return new SqliteStore(join(resolve(config.dataDir), EMBEDDED_STORE_FILE), {
-    ...(config['store.busyWaitMs'] === undefined ? {} : { busyWaitMs: config['store.busyWaitMs'] }), ...(log ? { log } : {}),
+    ...(config.storeBusyWaitMs === undefined ? {} : { busyWaitMs: config.storeBusyWaitMs }), ...(log ? { log } : {}),
   });
 }

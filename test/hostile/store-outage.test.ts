@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, cpSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
@@ -135,17 +137,20 @@ async function serve(t: ExecutionContext, options: { env?: Record<string, string
   return served;
 }
 
-/** Another process holds the store's write lock for `seconds`; resolves once it holds it. */
-async function holdLock(t: ExecutionContext, file: string, seconds: number): Promise<{ released: Promise<void> }> {
+/**
+ * Another process holds the store's write lock for `seconds`, or until `release()`; resolves once it holds it.
+ * `released` resolves when that process has committed and exited.
+ */
+async function holdLock(t: ExecutionContext, file: string, seconds: number): Promise<{ released: Promise<void>; release(): Promise<void> }> {
   const script = [
-    'import sqlite3, sys, time',
+    'import select, sqlite3, sys',
     'c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)',
     "c.execute('BEGIN EXCLUSIVE')",
     "print('locked', flush=True)",
-    'time.sleep(float(sys.argv[2]))',
+    'select.select([sys.stdin], [], [], float(sys.argv[2]))',
     "c.execute('COMMIT')",
   ].join('\n');
-  const child = spawn('python3', ['-c', script, file, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('python3', ['-c', script, file, String(seconds)], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
   const released = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -154,7 +159,19 @@ async function holdLock(t: ExecutionContext, file: string, seconds: number): Pro
     });
     child.once('exit', (code) => reject(new Error(`the lock holder exited ${code} before locking`)));
   });
-  return { released };
+  return {
+    released,
+    release: () => {
+      child.stdin!.end('\n');
+      return released;
+    },
+  };
+}
+
+/** Whether a distribution is installed in a venv (its .dist-info folder is there), read from the file system. */
+function hasDistribution(venv: string, distInfo: string): boolean {
+  const lib = join(venv, 'lib');
+  return readdirSync(lib).some((py) => existsSync(join(lib, py, 'site-packages', distInfo)));
 }
 
 /** The service is still running and nothing it logged says a promise was left unhandled or a request failed. */
@@ -196,9 +213,12 @@ test.serial('an addPackage whose end falls inside a store lock longer than the w
     const op = await served.operation(body.processObjId);
     return op.status === 'RUNNING' && op.pid ? op : undefined;
   });
-  // pip install ends inside the lock: the history line and the operation's end wait for the store.
-  const lock = await holdLock(t, served.storeFile, 14);
-  await lock.released;
+  // pip install ends inside the lock: the history line waits for the store, longer than the old 5 s busy
+  // timeout and than this service's 1 s budget, and the operation's end follows it.
+  const lock = await holdLock(t, served.storeFile, 120);
+  await waitFor('pip to install the package', () => hasDistribution(join(served.folder, '.venv'), 'pe_alpha-1.0.dist-info') || undefined, 120_000);
+  await new Promise((r) => setTimeout(r, 8_000));
+  await lock.release();
   const op = await served.ended(body.processObjId);
   t.is(op.status, 'DONE', JSON.stringify(op.error));
   t.deepEqual(op.recorded?.lines, [readFileSync(join(served.folder, 'envActionsList.txt'), 'utf8').split('\n').filter(Boolean).length - 1]);
