@@ -213,11 +213,11 @@ test.serial('an addPackage whose end falls inside a store lock longer than the w
     const op = await served.operation(body.processObjId);
     return op.status === 'RUNNING' && op.pid ? op : undefined;
   });
-  // pip install ends inside the lock: the history line waits for the store, longer than the old 5 s busy
-  // timeout and than this service's 1 s budget, and the operation's end follows it.
+  // pip install ends inside the lock, which lasts 20 s more: the history line waits for the store far longer than
+  // this service's 1 s budget and than several of the 5 s synchronous waits the store used to make.
   const lock = await holdLock(t, served.storeFile, 120);
   await waitFor('pip to install the package', () => hasDistribution(join(served.folder, '.venv'), 'pe_alpha-1.0.dist-info') || undefined, 120_000);
-  await new Promise((r) => setTimeout(r, 8_000));
+  await new Promise((r) => setTimeout(r, 20_000));
   await lock.release();
   const op = await served.ended(body.processObjId);
   t.is(op.status, 'DONE', JSON.stringify(op.error));
