@@ -51,6 +51,7 @@ export class OperationWorker {
    */
   private readonly lapseSeen = new Map<string, { leaseExpiresAt: number | undefined; at: number }>();
   private stopped = true;
+  private claimsBlocked = false;
   /** Called when an operation reaches a final status (fan-out reports, live events). */
   onFinished?: (op: Operation) => void;
 
@@ -108,10 +109,14 @@ export class OperationWorker {
         this.launch(op);
       }
     } catch (err) {
-      // A busy or missing store is waited out: the poller tries again every second.
-      if (err instanceof StoreUnavailableError) this.log.warn({ code: err.code, reason: err.details?.reason }, 'claiming an operation failed: store unavailable');
-      else this.log.error({ err }, 'claiming an operation failed');
+      // A busy or missing store is waited out: the poller tries again every second, and says so once.
+      if (!(err instanceof StoreUnavailableError)) this.log.error({ err }, 'claiming an operation failed');
+      else if (!this.claimsBlocked) this.log.warn({ code: err.code, reason: err.details?.reason }, 'store unavailable: no operation is claimed until it answers');
+      this.claimsBlocked = err instanceof StoreUnavailableError;
+      return;
     }
+    if (this.claimsBlocked) this.log.info('store answers again: operations are claimed');
+    this.claimsBlocked = false;
   }
 
   private launch(op: Operation): void {
