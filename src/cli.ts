@@ -58,6 +58,9 @@ async function withStore<T>(config: Config, fn: (store: Store) => Promise<T>): P
 async function serve(config: Config, demo: boolean): Promise<void> {
   const seeded = demo && seedSamples(config.processorsDir);
   const service = await startService(config);
+  // A last resort only: every promise procenv starts is handled where it starts. Should one slip through, the
+  // service logs it and keeps serving rather than exiting with operations half-recorded.
+  process.on('unhandledRejection', (reason) => service.log.error({ err: reason }, 'unhandled promise rejection; the service keeps running'));
   if (seeded) service.log.info({ from: SAMPLES_DIR, to: config.processorsDir }, 'sample processors copied');
   for (const unknown of unknownEnvironmentVariables()) {
     service.log.warn(unknown, `${unknown.variable} is not a procenv setting and is ignored${unknown.didYouMean ? `; did you mean ${unknown.didYouMean}?` : ''}`);

@@ -51,7 +51,7 @@ export async function startService(config: Config, options: {
 } = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel);
   const managers = options.managers ?? createManagers(config, options.managerEnv);
-  const store = await openStore(config);
+  const store = await openStore(config, log.child({ component: 'store' }));
   const catalog = new ProcessorCatalog({
     processorsDir: config.processorsDir, store, log: log.child({ component: 'catalog' }),
     limits: {
@@ -66,7 +66,7 @@ export async function startService(config: Config, options: {
     await store.close();
     throw err;
   }
-  const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes, clusterKey: config.clusterKey });
+  const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes, clusterKey: config.clusterKey, log: log.child({ component: 'sessions' }) });
   const environments = new EnvironmentService({
     store, catalog, managers, log: log.child({ component: 'environments' }),
     nodeCode: config.nodeCode, isMainNode: isMainNode(config),
@@ -97,7 +97,7 @@ export async function startService(config: Config, options: {
     if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
   };
   worker.onFinished = (op) => {
-    if (reporter) void reporter.report(op);
+    reporter?.report(op).catch((err) => clusterLog.warn({ err, operationId: op.processObjId }, 'report to the main node failed'));
     sync?.onOperationFinished(op);
   };
   const operations = new OperationService(store, environments, worker);

@@ -26,6 +26,8 @@ export const schema = {
   store: { type: 'string', default: 'embedded', env: 'PROCENV_STORE', oneOf: ['embedded', 'mongodb'], description: 'embedded (SQLite file in dataDir) or mongodb (shared, multi-node)' },
   mongodbUrl: { type: 'string', default: '', env: 'MONGODB_URL', description: 'MongoDB connection string, required when store is mongodb' },
   mongodbDatabase: { type: 'string', default: 'wasdi', env: 'PROCENV_MONGODB_DATABASE', description: 'MongoDB database name' },
+  // Flat, not store.busyWaitMs: `store` is itself a key, so a config file could not nest a `store` section.
+  storeBusyWaitMs: { type: 'integer', default: 5000, env: 'PROCENV_STORE_BUSY_WAIT_MS', min: 0, max: 600000, description: 'how long a store call waits, without blocking, for a store locked by another process before it fails (a change then answers 503 STORE_UNAVAILABLE)' },
   logLevel: { type: 'string', default: 'info', env: 'PROCENV_LOG_LEVEL', oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   sessionIdleMinutes: { type: 'integer', default: 1440, env: 'PROCENV_SESSION_IDLE_MINUTES', min: 1, max: 525600, description: 'a session unused for this long expires' },
   mainUrl: { type: 'string', default: '', env: 'PROCENV_MAIN_URL', description: "compute nodes: the main node's base URL (history, reports)" },

@@ -44,3 +44,13 @@ export class LoopDetectedError extends ProcenvError {}
 
 /** The method is not allowed on this resource. */
 export class MethodNotAllowedError extends ProcenvError {}
+
+/**
+ * The store cannot take a change now: it stayed locked by another process past the wait budget, its server cannot
+ * be reached, or its file was deleted or replaced under the running service. Trying again later may succeed.
+ */
+export class StoreUnavailableError extends ProcenvError {
+  constructor(message: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super('STORE_UNAVAILABLE', message, options);
+  }
+}

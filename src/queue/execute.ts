@@ -19,6 +19,8 @@ export interface ExecuteDeps {
   log: Logger;
   isMainNode: boolean;
   commandTimeoutMs: number;
+  /** Runs a store write that records the truth, again until the store answers (worker's `untilStored`). */
+  persist: <T>(what: string, write: () => Promise<T>) => Promise<T>;
 }
 
 export interface ExecuteOutcome {
@@ -45,7 +47,7 @@ function errorOf(err: unknown): OperationError {
 export async function executeOperation(deps: ExecuteDeps, op: Operation, out: LogBuffer, signal: AbortSignal,
   onProgress: (perc: number) => void): Promise<ExecuteOutcome> {
   const applied: string[] = [];
-  const processor = await deps.store.findProcessorById(op.processorId);
+  const processor = await deps.persist('processor lookup', () => deps.store.findProcessorById(op.processorId));
   const folder = processor ? deps.catalog.folderOf(processor.name) : undefined;
   if (!processor || !folder || !existsSync(folder)) {
     return { status: 'ERROR', applied, error: { code: 'PROCESSOR_GONE', message: `processor "${op.productName}" is no longer on this node` } };
@@ -61,21 +63,28 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     onLine: (stream: 'stdout' | 'stderr', line: string) => out.push(stream, line),
     onSpawn: (pid: number) => {
       const pidStartTime = processStartTime(pid);
-      void deps.store.updateOperation(op.processObjId, ['RUNNING'], { pid, ...(pidStartTime ? { pidStartTime } : {}) });
+      // Only used to kill what a crashed worker left running: worth a try, not worth holding the command for.
+      deps.store.updateOperation(op.processObjId, ['RUNNING'], { pid, ...(pidStartTime ? { pidStartTime } : {}) })
+        .catch((err) => deps.log.warn({ err, pid }, 'package-manager pid not stored'));
     },
   };
-  await deps.store.updateOperation(op.processObjId, ['RUNNING'], { executionStarted: true });
+  // Before anything runs: a worker that dies after this point leaves an operation that must not simply run again.
+  const started = await deps.persist('execution start', () => deps.store.updateOperation(op.processObjId, ['RUNNING'], { executionStarted: true }));
+  // Another worker took the operation over (its lease was taken as lapsed) or it was cancelled: run nothing.
+  if (!started) return { status: 'ERROR', applied, error: { code: 'LEASE_LOST', message: 'the operation was no longer held by this worker when it was about to start' } };
 
   let failure: OperationError | undefined;
   let touched = false;
   let recorded = op.recorded;
   // The main node stores which line it is about to append before writing it: a compute node that reads the line
   // also finds the operation that wrote it, and so knows whether that operation's delivery already ran there.
-  const record = async (index: number): Promise<void> => {
+  // The command has already run: the line must be written, so this waits for a store that is unavailable.
+  const record = (index: number): Promise<void> => deps.persist('history line', async () => {
     const epoch = await deps.store.findHistoryEpoch(processor.name);
-    recorded = recorded?.epoch === epoch ? { epoch, lines: [...recorded.lines, index] } : { epoch, lines: [index] };
-    await deps.store.updateOperation(op.processObjId, ['RUNNING'], { recorded });
-  };
+    const next = recorded?.epoch === epoch ? { epoch, lines: [...recorded.lines, index] } : { epoch, lines: [index] };
+    await deps.store.updateOperation(op.processObjId, ['RUNNING'], { recorded: next });
+    recorded = next;
+  });
   for (const [i, text] of op.commands.entries()) {
     if (signal.aborted) break;
     touched = true;

@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { StoreUnavailableError } from '../domain/errors.ts';
 import type { Operation } from '../domain/operation.ts';
 import type { Store } from '../store/types.ts';
 import { executeOperation, type ExecuteDeps } from './execute.ts';
 import { SerialRunner } from '../util/serial-runner.ts';
 import { LogBuffer } from './log-buffer.ts';
 import { killOrphanGroup } from './orphans.ts';
+import { untilStored } from './until-stored.ts';
 
 /** The user that operations procenv queues by itself are recorded under. */
 export const SYSTEM_USER = 'procenv';
 
-export interface WorkerOptions extends Omit<ExecuteDeps, 'log'> {
+export interface WorkerOptions extends Omit<ExecuteDeps, 'log' | 'persist'> {
   log: Logger;
   nodeCode: string;
   concurrency: number;
@@ -40,7 +42,16 @@ export class OperationWorker {
   private heartbeat?: NodeJS.Timeout;
   private poller?: NodeJS.Timeout;
   private readonly claimer = new SerialRunner(() => this.claimLoop());
+  /** One heartbeat at a time: a beat that waits for a busy store is not overlapped by the next one. */
+  private readonly beater = new SerialRunner(() => this.beat());
+  /**
+   * Lapsed leases of other workers as first seen (lease end, when): one is taken as lost only when it is still
+   * lapsed, unrenewed, a whole lease later. A worker that is alive but could not renew while another process
+   * locked the store renews as soon as the store answers, well within that time.
+   */
+  private readonly lapseSeen = new Map<string, { leaseExpiresAt: number | undefined; at: number }>();
   private stopped = true;
+  private claimsBlocked = false;
   /** Called when an operation reaches a final status (fan-out reports, live events). */
   onFinished?: (op: Operation) => void;
 
@@ -53,9 +64,9 @@ export class OperationWorker {
 
   async start(): Promise<void> {
     this.stopped = false;
-    await this.recoverLapsed();
+    await this.recoverLapsed().catch((err) => this.log.warn({ err }, 'lost operations not checked at start; the heartbeat will'));
     const beat = Math.max(200, Math.floor(this.opts.leaseMs / 3));
-    this.heartbeat = setInterval(() => void this.beat(), beat);
+    this.heartbeat = setInterval(() => this.beater.trigger(), beat);
     this.poller = setInterval(() => this.wake(), this.opts.pollMs ?? 1000);
     this.heartbeat.unref();
     this.poller.unref();
@@ -98,8 +109,14 @@ export class OperationWorker {
         this.launch(op);
       }
     } catch (err) {
-      this.log.error({ err }, 'claiming an operation failed');
+      // A busy or missing store is waited out: the poller tries again every second, and says so once.
+      if (!(err instanceof StoreUnavailableError)) this.log.error({ err }, 'claiming an operation failed');
+      else if (!this.claimsBlocked) this.log.warn({ code: err.code, reason: err.details?.reason }, 'store unavailable: no operation is claimed until it answers');
+      this.claimsBlocked = err instanceof StoreUnavailableError;
+      return;
     }
+    if (this.claimsBlocked) this.log.info('store answers again: operations are claimed');
+    this.claimsBlocked = false;
   }
 
   private launch(op: Operation): void {
@@ -107,19 +124,36 @@ export class OperationWorker {
     const log = this.log.child({ operationId: op.processObjId, processor: op.productName });
     const entry: Running = { op, controller, done: Promise.resolve() };
     this.running.set(op.processObjId, entry);
-    entry.done = this.run(op, controller, log).finally(() => {
-      this.running.delete(op.processObjId);
-      this.wake();
-    });
+    entry.done = this.run(op, controller, log)
+      .catch((err) => log.error({ err }, 'operation outcome not recorded; its lease will lapse and it will be taken as lost'))
+      .finally(() => {
+        this.running.delete(op.processObjId);
+        this.wake();
+      });
+  }
+
+  /** A store write that records the truth about an operation, retried until the store answers or the worker stops. */
+  private persist<T>(what: string, write: () => Promise<T>, log: Logger): Promise<T> {
+    return untilStored(what, write, { log, stopped: () => this.stopped });
   }
 
   private async run(op: Operation, controller: AbortController, log: Logger): Promise<void> {
     log.info({ commands: op.commands, waitedMs: (op.operationStartTimestamp ?? Date.now()) - op.operationTimestamp }, 'operation started');
     const out = new LogBuffer(this.store, op.processObjId, log);
-    let outcome;
     try {
-      outcome = await executeOperation({ ...this.opts, log }, op, out, controller.signal, (perc) => {
-        void this.store.updateOperation(op.processObjId, ['RUNNING'], { progressPerc: perc });
+      await this.runLogged(op, controller, log, out);
+    } finally {
+      out.close();
+    }
+  }
+
+  private async runLogged(op: Operation, controller: AbortController, log: Logger, out: LogBuffer): Promise<void> {
+    let outcome;
+    const persist = <T>(what: string, write: () => Promise<T>) => this.persist(what, write, log);
+    try {
+      outcome = await executeOperation({ ...this.opts, log, persist }, op, out, controller.signal, (perc) => {
+        this.store.updateOperation(op.processObjId, ['RUNNING'], { progressPerc: perc })
+          .catch((err) => log.warn({ err, perc }, 'operation progress not stored'));
       });
     } catch (err) {
       log.error({ err }, 'operation crashed');
@@ -131,14 +165,16 @@ export class OperationWorker {
     out.push('procenv', `operation ${outcome.status}${outcome.error ? `: ${outcome.error.message}` : ''}`);
     await out.flush();
     const end = Date.now();
-    const finished = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
+    const finished = await persist('operation end', () => this.store.updateOperation(op.processObjId, ['RUNNING'], {
       status: outcome.status,
       operationEndTimestamp: end,
       lastStateChangeTimestamp: end,
       durationMs: end - (op.operationStartTimestamp ?? end),
       progressPerc: 100,
       ...(outcome.error ? { error: outcome.error } : {}),
-    });
+    }));
+    // Lines the store refused while it was unavailable are written now, after the status they describe.
+    await persist('operation log', () => out.drain()).catch((err) => log.warn({ err }, 'operation log incomplete'));
     if (!finished) {
       log.warn('operation left RUNNING by someone else before it ended; its result is not recorded');
       return;
@@ -191,8 +227,19 @@ export class OperationWorker {
   /** Operations whose worker died: queued again if nothing ran yet, otherwise ERROR with the reason. */
   private async recoverLapsed(): Promise<void> {
     const now = Date.now();
-    for (const op of await this.store.listLapsedOperations(this.opts.nodeCode, now)) {
+    const lapsed = await this.store.listLapsedOperations(this.opts.nodeCode, now);
+    const stillLapsed = new Set(lapsed.map((op) => op.processObjId));
+    for (const id of this.lapseSeen.keys()) if (!stillLapsed.has(id)) this.lapseSeen.delete(id);
+    for (const op of lapsed) {
+      // This worker's own operations are alive by definition, whatever their lease says after a long store lock.
       if (this.running.has(op.processObjId)) continue;
+      const seen = this.lapseSeen.get(op.processObjId);
+      if (!seen || seen.leaseExpiresAt !== op.leaseExpiresAt) {
+        this.lapseSeen.set(op.processObjId, { leaseExpiresAt: op.leaseExpiresAt, at: now });
+        continue;
+      }
+      if (now - seen.at < this.opts.leaseMs) continue;
+      this.lapseSeen.delete(op.processObjId);
       if (!op.executionStarted) {
         const requeued = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
           status: 'CREATED', leaseOwner: undefined, leaseExpiresAt: undefined, lastStateChangeTimestamp: now,
@@ -200,15 +247,16 @@ export class OperationWorker {
         if (requeued) this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation queued again (it had not started)');
         continue;
       }
-      if (killOrphanGroup(op.pid, op.pidStartTime)) {
-        this.log.warn({ operationId: op.processObjId, pid: op.pid }, 'killed the package-manager processes a lost worker left running');
-      }
       const failed = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
         status: 'ERROR', operationEndTimestamp: now, lastStateChangeTimestamp: now, progressPerc: 100,
         durationMs: now - (op.operationStartTimestamp ?? now),
         error: { code: 'INTERRUPTED', message: 'the worker running this operation stopped (procenv was killed or crashed); the environment may be partly changed: check listPackages and run it again' },
       });
       if (failed) {
+        // Killed only once the operation is ours to end: its owner may have renewed or ended it meanwhile.
+        if (killOrphanGroup(op.pid, op.pidStartTime)) {
+          this.log.warn({ operationId: op.processObjId, pid: op.pid }, 'killed the package-manager processes a lost worker left running');
+        }
         await this.store.appendOperationLog(op.processObjId, [{ t: now, stream: 'procenv', line: `operation ERROR: ${failed.error!.message}` }]);
         this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation ended ERROR');
         this.onFinished?.(failed);

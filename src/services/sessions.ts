@@ -1,4 +1,5 @@
-import { UnauthenticatedError } from '../domain/errors.ts';
+import type { Logger } from 'pino';
+import { StoreUnavailableError, UnauthenticatedError } from '../domain/errors.ts';
 import { CLUSTER_KEY_HEADER, keysMatch, ORIGIN_OPERATION_HEADER, parseVia, USER_HEADER, VIA_HEADER } from '../nodes/cluster-headers.ts';
 import type { Caller } from '../domain/user.ts';
 import type { Store } from '../store/types.ts';
@@ -28,9 +29,11 @@ export class SessionService {
   private readonly touchAfterMs: number;
   /** Per token: the caller, the session's last use seen here, and when the store was last asked. */
   private readonly cache = new Map<string, { caller: Caller; lastUse: number; checkedAt: number }>();
+  private readonly log?: Logger;
 
-  constructor(options: { store: Store; sessionIdleMinutes: number; clusterKey?: string; now?: () => number }) {
+  constructor(options: { store: Store; sessionIdleMinutes: number; clusterKey?: string; now?: () => number; log?: Logger }) {
     this.store = options.store;
+    this.log = options.log;
     this.idleMs = options.sessionIdleMinutes * 60_000;
     this.clusterKey = options.clusterKey ?? '';
     this.now = options.now ?? Date.now;
@@ -64,7 +67,18 @@ export class SessionService {
       cached.lastUse = now;
       return cached.caller;
     }
-    const session = await this.store.findSession(token);
+    let session, user;
+    try {
+      session = await this.store.findSession(token);
+      user = session && (await this.store.findUser(session.userId));
+    } catch (err) {
+      // A store that cannot answer does not log out a user it knew a moment ago: reads go on from the cache.
+      if (err instanceof StoreUnavailableError && cached && now - cached.lastUse <= this.idleMs) {
+        cached.lastUse = now;
+        return cached.caller;
+      }
+      throw err;
+    }
     if (!session) {
       this.cache.delete(token);
       throw new UnauthenticatedError();
@@ -74,15 +88,19 @@ export class SessionService {
     const lastUse = Math.max(session.lastTouch, cached?.lastUse ?? 0);
     if (now - lastUse > this.idleMs) {
       this.cache.delete(token);
-      await this.store.removeSession(token);
+      this.inBackground(this.store.removeSession(token), 'expired session not removed');
       throw new UnauthenticatedError('the session has expired');
     }
-    const user = await this.store.findUser(session.userId);
     if (!user) throw new UnauthenticatedError();
-    if (now - session.lastTouch > this.touchAfterMs) await this.store.touchSession(token, now);
+    // Not awaited: a request never waits for a write that only keeps the session alive (the store may be busy).
+    if (now - session.lastTouch > this.touchAfterMs) this.inBackground(this.store.touchSession(token, now), 'session touch not stored');
     const caller: Caller = { userId: user.userId, admin: user.role === 'ADMIN' };
     if (this.cache.size >= CACHE_MAX) this.cache.clear();
     this.cache.set(token, { caller, lastUse: now, checkedAt: now });
     return caller;
+  }
+
+  private inBackground(write: Promise<void>, message: string): void {
+    write.catch((err) => this.log?.warn({ code: (err as { code?: unknown }).code }, message));
   }
 }

@@ -29,6 +29,8 @@ export interface OperationFilter {
 /**
  * The store port. Two adapters implement it: `embedded` (SQLite) and `mongodb` (WASDI's collections).
  * Both pass the same contract suite (`test/store/contract.ts`). Every method is async so that both fit.
+ * Any method may reject with StoreUnavailableError (`domain/errors.ts`) when the store cannot answer: locked by
+ * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
  */
 export interface Store {
   readonly kind: 'embedded' | 'mongodb';

@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
 import { ConflictError } from '../../domain/errors.ts';
 import type { Delivery, DeliveryFilter, SyncState } from '../../domain/cluster.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../../domain/operation.ts';
 import type { Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
 import type { Node, OperationFilter, Store } from '../types.ts';
+import { SQLITE_BUSY_TIMEOUT_MS, withBusyRetry } from './busy-retry.ts';
+import { StoreFileGuard } from './file-guard.ts';
 
 /**
  * The embedded store: one SQLite file (WAL) under the data folder. Each table keeps the record as JSON in `doc`
@@ -44,19 +47,34 @@ const MIGRATIONS: string[] = [
    CREATE TABLE syncstates (processorName TEXT PRIMARY KEY, doc TEXT NOT NULL);`,
 ];
 
+export interface SqliteStoreOptions {
+  /** How long one call waits in all for a store locked by another process (default 5,000 ms). */
+  busyWaitMs?: number;
+  /** Where a store file deleted or replaced under the service is reported. */
+  log?: Logger;
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'embedded' as const;
   readonly db: Database.Database;
   private readonly stmts;
+  private readonly busyWaitMs: number;
+  private readonly guard?: StoreFileGuard;
 
-  constructor(file: string) {
+  constructor(file: string, options: SqliteStoreOptions = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.busyWaitMs = options.busyWaitMs ?? 5_000;
     this.db = new Database(file);
+    // Opening (WAL switch, migrations) happens once, before anything is served: it may wait inside SQLite.
+    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
+    // From here on a lock held by another process is waited for between attempts (withBusyRetry), not inside a
+    // synchronous call that would stop the event loop: every request would wait with it.
+    this.db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    if (file !== ':memory:') this.guard = new StoreFileGuard(file, options.log);
     const db = this.db;
     this.stmts = {
       saveUser: db.prepare('INSERT INTO users (userId, doc) VALUES (?, ?) ON CONFLICT (userId) DO UPDATE SET doc = excluded.doc'),
@@ -110,6 +128,16 @@ export class SqliteStore implements Store {
     return stmt;
   }
 
+  /** A read: retried while the store is busy. Reads go on while the store file is missing (nothing is lost). */
+  private read<T>(step: () => T): Promise<T> {
+    return withBusyRetry(step, this.busyWaitMs);
+  }
+
+  /** A change: refused while the store file is not the one opened, retried while the store is busy. */
+  private write<T>(step: () => T): Promise<T> {
+    return withBusyRetry(step, this.busyWaitMs, this.guard ? () => this.guard!.assertIntact() : undefined);
+  }
+
   private migrate(): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
     if (current > SCHEMA_VERSION) {
@@ -124,67 +152,69 @@ export class SqliteStore implements Store {
   }
 
   async saveUser(user: User): Promise<void> {
-    this.stmts.saveUser.run(user.userId, JSON.stringify(user));
+    await this.write(() => this.stmts.saveUser.run(user.userId, JSON.stringify(user)));
   }
   async findUser(userId: string): Promise<User | undefined> {
-    return parse(this.stmts.findUser.get(userId));
+    return this.read(() => parse(this.stmts.findUser.get(userId)));
   }
 
   async saveSession(session: Session): Promise<void> {
-    this.stmts.saveSession.run(session.sessionId, session.userId, JSON.stringify(session));
+    await this.write(() => this.stmts.saveSession.run(session.sessionId, session.userId, JSON.stringify(session)));
   }
   async findSession(sessionId: string): Promise<Session | undefined> {
-    return parse(this.stmts.findSession.get(sessionId));
+    return this.read(() => parse(this.stmts.findSession.get(sessionId)));
   }
   async touchSession(sessionId: string, at: number): Promise<void> {
-    this.stmts.touchSession.run(at, sessionId);
+    await this.write(() => this.stmts.touchSession.run(at, sessionId));
   }
   async removeSession(sessionId: string): Promise<void> {
-    this.stmts.removeSession.run(sessionId);
+    await this.write(() => this.stmts.removeSession.run(sessionId));
   }
 
   async saveProcessor(processor: Processor): Promise<void> {
-    const holder = this.stmts.processorIdByName.get(processor.name) as string | undefined;
-    if (holder !== undefined && holder !== processor.processorId) {
-      throw new ConflictError('PROCESSOR_NAME_TAKEN', `processor name "${processor.name}" is already registered by another processorId`);
-    }
-    this.stmts.saveProcessor.run(processor.processorId, processor.name, JSON.stringify(processor));
+    await this.write(() => this.db.transaction(() => {
+      const holder = this.stmts.processorIdByName.get(processor.name) as string | undefined;
+      if (holder !== undefined && holder !== processor.processorId) {
+        throw new ConflictError('PROCESSOR_NAME_TAKEN', `processor name "${processor.name}" is already registered by another processorId`);
+      }
+      this.stmts.saveProcessor.run(processor.processorId, processor.name, JSON.stringify(processor));
+    }).immediate());
   }
   async findProcessorById(processorId: string): Promise<Processor | undefined> {
-    return parse(this.stmts.findProcessorById.get(processorId));
+    return this.read(() => parse(this.stmts.findProcessorById.get(processorId)));
   }
   async findProcessorByName(name: string): Promise<Processor | undefined> {
-    return parse(this.stmts.findProcessorByName.get(name));
+    return this.read(() => parse(this.stmts.findProcessorByName.get(name)));
   }
   async listProcessors(): Promise<Processor[]> {
-    return parseAll(this.stmts.listProcessors.all());
+    return this.read(() => parseAll(this.stmts.listProcessors.all()));
   }
   async removeProcessor(processorId: string): Promise<void> {
-    this.stmts.removeProcessor.run(processorId);
+    await this.write(() => this.stmts.removeProcessor.run(processorId));
   }
 
   async saveSharing(sharing: Sharing): Promise<void> {
-    this.stmts.saveSharing.run(sharing.resourceId, sharing.userId, JSON.stringify(sharing));
+    await this.write(() => this.stmts.saveSharing.run(sharing.resourceId, sharing.userId, JSON.stringify(sharing)));
   }
   async findSharing(resourceId: string, userId: string): Promise<Sharing | undefined> {
-    return parse(this.stmts.findSharing.get(resourceId, userId));
+    return this.read(() => parse(this.stmts.findSharing.get(resourceId, userId)));
   }
   async listSharings(resourceId: string): Promise<Sharing[]> {
-    return parseAll(this.stmts.listSharings.all(resourceId));
+    return this.read(() => parseAll(this.stmts.listSharings.all(resourceId)));
   }
 
   async saveNode(node: Node): Promise<void> {
-    this.stmts.saveNode.run(node.nodeCode, JSON.stringify(node));
+    await this.write(() => this.stmts.saveNode.run(node.nodeCode, JSON.stringify(node)));
   }
   async findNode(nodeCode: string): Promise<Node | undefined> {
-    return parse(this.stmts.findNode.get(nodeCode));
+    return this.read(() => parse(this.stmts.findNode.get(nodeCode)));
   }
   async listNodes(): Promise<Node[]> {
-    return parseAll(this.stmts.listNodes.all());
+    return this.read(() => parseAll(this.stmts.listNodes.all()));
   }
 
   async insertOperation(operation: Operation): Promise<{ operation: Operation; created: boolean }> {
-    return this.db.transaction(() => {
+    return this.write(() => this.db.transaction(() => {
       if (operation.idempotencyKey !== undefined) {
         const earlier = parse<Operation>(this.stmts.findOperationByKey.get(operation.idempotencyKey));
         if (earlier) return { operation: earlier, created: false };
@@ -196,10 +226,10 @@ export class SqliteStore implements Store {
         operation.nodeCode, operation.operationTimestamp, operation.status === 'RUNNING' ? operation.leaseExpiresAt ?? null : null,
         operation.idempotencyKey ?? null, JSON.stringify(operation));
       return { operation, created: true };
-    }).immediate();
+    }).immediate());
   }
   async findOperation(processObjId: string): Promise<Operation | undefined> {
-    return parse(this.stmts.findOperation.get(processObjId));
+    return this.read(() => parse(this.stmts.findOperation.get(processObjId)));
   }
   async listOperations(filter: OperationFilter): Promise<Operation[]> {
     const w = new Where()
@@ -210,14 +240,14 @@ export class SqliteStore implements Store {
       .is('operationTimestamp >= ?', filter.since)
       .is('operationTimestamp <= ?', filter.until);
     const sql = `SELECT doc FROM processworkspace ${w.sql} ORDER BY operationTimestamp DESC, seq DESC LIMIT ? OFFSET ?`;
-    return parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 100, filter.offset ?? 0));
+    return this.read(() => parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 100, filter.offset ?? 0)));
   }
   async updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>): Promise<Operation | undefined> {
-    return this.db.transaction(() => {
+    return this.write(() => this.db.transaction(() => {
       const current = parse<Operation>(this.stmts.findOperation.get(processObjId));
       if (!current || !from.includes(current.status)) return undefined;
       return this.writeOperation({ ...current, ...patch, processObjId });
-    }).immediate();
+    }).immediate());
   }
 
   private writeOperation(next: Operation): Operation {
@@ -227,45 +257,45 @@ export class SqliteStore implements Store {
 
   async claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number): Promise<Operation | undefined> {
     // BEGIN IMMEDIATE takes SQLite's write lock first, so the select and the update are one step for every process.
-    return this.db.transaction(() => {
+    return this.write(() => this.db.transaction(() => {
       const candidate = parse<Operation>(this.stmts.nextClaimable.get(nodeCode));
       if (!candidate) return undefined;
       return this.writeOperation({
         ...candidate, status: 'RUNNING', leaseOwner: owner, leaseExpiresAt: leaseUntil,
         operationStartTimestamp: now, lastStateChangeTimestamp: now,
       });
-    }).immediate();
+    }).immediate());
   }
 
   async renewLeases(processObjIds: readonly string[], owner: string, leaseUntil: number): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => this.db.transaction(() => {
       for (const id of processObjIds) {
         const op = parse<Operation>(this.stmts.findOperation.get(id));
         if (op && op.status === 'RUNNING' && op.leaseOwner === owner) this.writeOperation({ ...op, leaseExpiresAt: leaseUntil });
       }
-    }).immediate();
+    }).immediate());
   }
 
   async listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]> {
-    return parseAll(this.stmts.lapsed.all(nodeCode, now));
+    return this.read(() => parseAll(this.stmts.lapsed.all(nodeCode, now)));
   }
 
   async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[]): Promise<void> {
     if (lines.length === 0) return;
-    this.db.transaction(() => {
+    await this.write(() => this.db.transaction(() => {
       let seq = this.stmts.lastLogSeq.get(processObjId) as number;
       for (const l of lines) this.stmts.insertLog.run(processObjId, ++seq, l.t, l.stream, l.line);
-    }).immediate();
+    }).immediate());
   }
 
   async readOperationLog(processObjId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<OperationLogLine[]> {
-    return this.stmts.readLog.all(processObjId, options.afterSeq ?? 0, options.limit ?? 10_000) as OperationLogLine[];
+    return this.read(() => this.stmts.readLog.all(processObjId, options.afterSeq ?? 0, options.limit ?? 10_000) as OperationLogLine[]);
   }
 
   async insertDeliveries(deliveries: readonly Delivery[]): Promise<void> {
-    this.db.transaction(() => {
+    await this.write(() => this.db.transaction(() => {
       for (const d of deliveries) this.stmts.insertDelivery.run(d.operationId, d.nodeCode, d.state, d.nextAttemptAt, JSON.stringify(d));
-    }).immediate();
+    }).immediate());
   }
 
   async listDeliveries(filter: DeliveryFilter): Promise<Delivery[]> {
@@ -275,38 +305,39 @@ export class SqliteStore implements Store {
       .anyOf('state', filter.states)
       .is("state = 'pending' AND nextAttemptAt <= ?", filter.dueBefore);
     const sql = `SELECT doc FROM deliveries ${w.sql} ORDER BY seq LIMIT ?`;
-    return parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 10_000));
+    return this.read(() => parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 10_000)));
   }
 
   async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined> {
-    return this.db.transaction(() => {
+    return this.write(() => this.db.transaction(() => {
       const current = parse<Delivery>(this.stmts.findDelivery.get(operationId, nodeCode));
       if (!current || !from.includes(current.state)) return undefined;
       const next: Delivery = { ...current, ...patch, operationId, nodeCode };
       this.stmts.updateDelivery.run(next.state, next.nextAttemptAt, JSON.stringify(next), operationId, nodeCode);
       return next;
-    }).immediate();
+    }).immediate());
   }
 
   async findHistoryEpoch(processorName: string): Promise<string> {
-    return (this.stmts.findEpoch.get(processorName) as string | undefined) ?? '0';
+    return this.read(() => (this.stmts.findEpoch.get(processorName) as string | undefined) ?? '0');
   }
 
   async newHistoryEpoch(processorName: string): Promise<string> {
     const epoch = randomUUID();
-    this.stmts.saveEpoch.run(processorName, epoch);
+    await this.write(() => this.stmts.saveEpoch.run(processorName, epoch));
     return epoch;
   }
 
   async findSyncState(processorName: string): Promise<SyncState | undefined> {
-    return parse(this.stmts.findSyncState.get(processorName));
+    return this.read(() => parse(this.stmts.findSyncState.get(processorName)));
   }
 
   async saveSyncState(state: SyncState): Promise<void> {
-    this.stmts.saveSyncState.run(state.processorName, JSON.stringify(state));
+    await this.write(() => this.stmts.saveSyncState.run(state.processorName, JSON.stringify(state)));
   }
 
   async close(): Promise<void> {
+    this.guard?.stop();
     if (this.db.open) this.db.close();
   }
 }

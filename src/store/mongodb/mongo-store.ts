@@ -11,6 +11,7 @@ import {
 } from './collections.ts';
 import { ClusterRecords } from './cluster-records.ts';
 import { OperationClaims } from './operation-claims.ts';
+import { withUnavailableErrors } from './unavailable.ts';
 
 /**
  * The MongoDB store: WASDI's own collections (users, sessions, processors, userresourcepermissions, nodes,
@@ -40,7 +41,7 @@ export class MongoStore implements Store {
       await client.connect();
       const store = new MongoStore(client, client.db(dbName));
       await ensureIndexes(store.c);
-      return store;
+      return withUnavailableErrors(store);
     } catch (err) {
       await client.close().catch(() => undefined);
       throw err;
