@@ -8,7 +8,7 @@ import { mergePackages, parsePackagesInfo, type ManagerVersion } from '../domain
 import { isValidProcessorName, type Processor } from '../domain/processor.ts';
 import type { Store } from '../store/types.ts';
 import {
-  DEFAULT_LIMITS, ENV_ACTIONS, PACKAGES_INFO, PROCESSOR_JSON, historyLines, processorFolder, readProcessorJson, removeEnvActions, type FileLimits,
+  DEFAULT_LIMITS, ENV_ACTIONS, PACKAGES_INFO, PROCESSOR_JSON, historyLines, processorFolder, readProcessorJson, removeEnvActions, writeFileAtomic, type FileLimits,
 } from './files.ts';
 import { FolderGuard } from './folder-guard.ts';
 import { ProblemList, type FolderProblem } from './problems.ts';
@@ -183,6 +183,21 @@ export class ProcessorCatalog extends EventEmitter {
     if (this.histories.size >= 10_000) this.histories.clear();
     this.histories.set(name, { key, lines });
     return lines;
+  }
+
+  /**
+   * Appends a command to a processor's envActionsList.txt (dropped when it equals the last line, as WASDI's "jump
+   * duplicate", reference §3.1) and rewrites the file atomically; `beforeWrite` gets the new line's index first.
+   * The lines are read as `history` reads them, so a refused file (a link, a FIFO, over the limit) is refused here
+   * too (HISTORY_UNREADABLE) and never written through. Answers whether a line was added.
+   */
+  async appendHistory(name: string, command: string, beforeWrite?: (index: number) => Promise<void>): Promise<boolean> {
+    const lines = this.history(name);
+    if (lines.at(-1) === command) return false;
+    await beforeWrite?.(lines.length);
+    writeFileAtomic(join(this.folderOf(name), ENV_ACTIONS), `${[...lines, command].join('\n')}\n`);
+    this.histories.delete(name);
+    return true;
   }
 
   /** Deletes a processor's envActionsList.txt (reset) and forgets its cached lines. */

@@ -98,20 +98,6 @@ export function readProcessorJson(folder: string, maxBytes = DEFAULT_LIMITS.proc
   return { processor };
 }
 
-/**
- * Appends a command to envActionsList.txt, dropping it when it equals the last line ("jump duplicate", reference
- * §3.1: only consecutive duplicates), and rewrites the file atomically. `beforeWrite` gets the new line's index
- * before the file is written. Answers whether a line was added.
- */
-export async function appendEnvAction(folder: string, command: string, beforeWrite?: (index: number) => Promise<void>, maxBytes?: number): Promise<boolean> {
-  const lines = readEnvActions(folder, maxBytes);
-  if (lines.at(-1) === command) return false;
-  await beforeWrite?.(lines.length);
-  lines.push(command);
-  writeFileAtomic(join(folder, ENV_ACTIONS), `${lines.join('\n')}\n`);
-  return true;
-}
-
 /** Writes packagesInfo.json atomically in WASDI's Java form (compact, nulls included). */
 export function writePackagesInfo(folder: string, javaForm: Record<string, unknown>): void {
   writeFileAtomic(join(folder, PACKAGES_INFO), JSON.stringify(javaForm));

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
-import { appendEnvAction, writePackagesInfo } from '../catalog/files.ts';
+import { writePackagesInfo } from '../catalog/files.ts';
 import { ProcenvError } from '../domain/errors.ts';
 import type { Operation, OperationError } from '../domain/operation.ts';
 import { toJavaForm } from '../domain/packages.ts';
@@ -97,7 +97,17 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
       break;
     }
     applied.push(text);
-    if (deps.isMainNode && (await appendEnvAction(folder, text, record))) out.push('procenv', `recorded in envActionsList.txt: ${text}`);
+    if (deps.isMainNode) {
+      try {
+        if (await deps.catalog.appendHistory(processor.name, text, record)) out.push('procenv', `recorded in envActionsList.txt: ${text}`);
+      } catch (err) {
+        // The command ran, but its line cannot be written (the file is refused: a link, a FIFO, over the limit):
+        // the history and the environment now differ, which the operation says instead of going on.
+        failure = errorOf(err);
+        out.push('procenv', `the command ran but could not be recorded: ${failure.message}`);
+        break;
+      }
+    }
     onProgress(Math.round(((i + 1) / (op.commands.length + 1)) * 100));
   }
 
