@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ProcessorCatalog } from './catalog/catalog.ts';
 import { ConfigError, loadConfig, unknownEnvironmentVariables } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { isValidNodeCode, withoutCredentials } from './domain/cluster.ts';
 import { createLogger } from './logger.ts';
 import { startService } from './main.ts';
 import { openStore } from './store/open.ts';
@@ -144,22 +145,30 @@ export async function runCli(argv: string[], out: (line: string) => void = (l) =
     }
     case 'node add': {
       need(2);
+      const code = args[0]!;
+      if (!isValidNodeCode(code)) {
+        throw new UsageError(`"${code.slice(0, 80)}" is not a valid node code: 1 to 64 letters, digits, "_" or "-", starting with a letter or digit`);
+      }
+      if (code === config.mainNodeCode) throw new UsageError(`"${code}" is the main node's own code (mainNodeCode): a compute node needs another`);
       let url: URL;
       try {
         url = new URL(args[1]!);
       } catch {
-        throw new UsageError(`"${args[1]}" is not a URL`);
+        throw new UsageError(`"${withoutCredentials(args[1]!).slice(0, 200)}" is not a URL`);
       }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('the base URL must be http or https');
+      if (url.search || url.hash) throw new UsageError('the base URL takes no query or fragment');
+      // Credentials in the URL are kept (a proxy in front of the node may need them) and never printed or served.
+      const shown = withoutCredentials(url.toString());
       return withStore(config, async (store) => {
-        await store.saveNode({ nodeCode: args[0]!, nodeBaseAddress: url.toString(), active: !values.inactive });
-        out(`node ${args[0]} saved (${url.toString()}${values.inactive ? ', inactive' : ''})`);
+        await store.saveNode({ nodeCode: code, nodeBaseAddress: url.toString(), active: !values.inactive });
+        out(`node ${code} saved (${shown}${url.username || url.password ? ', with credentials' : ''}${values.inactive ? ', inactive' : ''})`);
       });
     }
     case 'node list':
       need(0);
       return withStore(config, async (store) => {
-        for (const node of await store.listNodes()) out(`${node.nodeCode}\t${node.nodeBaseAddress}\t${node.active ? 'active' : 'inactive'}`);
+        for (const node of await store.listNodes()) out(`${node.nodeCode}\t${withoutCredentials(node.nodeBaseAddress)}\t${node.active ? 'active' : 'inactive'}`);
       });
     default:
       throw new UsageError(`unknown command "${positionals.join(' ')}"`);

@@ -89,6 +89,7 @@ export async function startService(config: Config, options: {
   if (!main && !followsMain) clusterLog.warn('compute node without mainUrl and clusterKey: it will not converge with the main node');
   const sync = followsMain ? new SyncService({
     store, environments, peer, log: clusterLog, mainUrl: config.mainUrl, intervalMs: config['cluster.syncIntervalSeconds'] * 1000,
+    retryBaseMs: config['cluster.catchUpRetryBaseSeconds'] * 1000, retryMaxMs: config['cluster.catchUpRetryMaxSeconds'] * 1000,
   }) : undefined;
   if (sync) environments.admitDelivery = (name, originId, insert) => sync.admitDelivery(name, originId, insert);
   const reporter = followsMain ? new Reporter(peer, config.mainUrl, config.nodeCode, clusterLog) : undefined;
@@ -101,7 +102,7 @@ export async function startService(config: Config, options: {
     sync?.onOperationFinished(op);
   };
   const operations = new OperationService(store, environments, worker);
-  const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments }) : undefined;
+  const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
   await worker.start();
   await fanout?.start();
   const app = buildApp({ log, sessions, environments, operations, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });

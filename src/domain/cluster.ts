@@ -1,3 +1,5 @@
+import { InvalidInputError } from './errors.ts';
+
 /**
  * Main node → compute node fan-out (reference §6, done durably): one delivery per operation and compute node,
  * stored before it is sent, retried until accepted or past its deadline, then followed to its result.
@@ -48,6 +50,29 @@ export interface SyncState {
   syncOperationId?: string;
   /** The history range that operation covers. */
   syncTarget?: number;
+  /** The history index of each command of that operation, in order (lines that do not parse are left out). */
+  syncLines?: number[];
+  /** Lines of this epoch passed over because they are not valid update commands: they are never run. */
+  skipped?: SkippedLine[];
+  /** The line the last catch-up could not apply; it is tried again at `retryAt`, with exponential backoff. */
+  failing?: FailingLine;
+}
+
+export interface SkippedLine {
+  index: number;
+  line: string;
+  reason: string;
+}
+
+export interface FailingLine {
+  index: number;
+  line: string;
+  /** The package manager's (or procenv's) message. */
+  message: string;
+  /** Failed catch-ups in a row at this line. */
+  attempts: number;
+  /** ms; when the next catch-up may start. */
+  retryAt: number;
 }
 
 /**
@@ -62,4 +87,28 @@ export interface ClusterHistory {
   from: number;
   /** index → the main node's operation id */
   origins: Record<number, string>;
+}
+
+/** Node codes, checked like every other name: they travel in URLs, headers (`x-procenv-via`, comma separated) and logs. */
+const NODE_CODE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export function isValidNodeCode(code: string): boolean {
+  return NODE_CODE.test(code);
+}
+
+/** Throws INVALID_NODE_CODE unless `code` is a valid node code; the message quotes at most 80 characters of it. */
+export function requireNodeCode(code: string, what = 'node code'): string {
+  if (!isValidNodeCode(code)) {
+    throw new InvalidInputError('INVALID_NODE_CODE', `${what} "${code.slice(0, 80)}" is not valid: 1 to 64 letters, digits, "_" or "-", starting with a letter or digit`);
+  }
+  return code;
+}
+
+/**
+ * Text with the userinfo of every URL in it removed (`http://user:pass@host/` → `http://host/`). A node's base
+ * address may carry credentials for a proxy in front of it; they must never reach an answer or a log, and peer
+ * errors may quote the address.
+ */
+export function withoutCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi, '$1');
 }

@@ -1,4 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
+import { requireNodeCode } from '../domain/cluster.ts';
+import { InvalidInputError } from '../domain/errors.ts';
 
 /**
  * Node-to-node calls carry the cluster key, the acting user (for the record) and the nodes they passed through
@@ -16,6 +18,13 @@ export function keysMatch(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The longest via list taken: a change passes the main node and one compute node; the rest is room. */
+const MAX_VIA = 8;
+
+/** The nodes a call passed through; each must be a valid node code (400 INVALID_NODE_CODE otherwise). */
 export function parseVia(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  const via = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (via.length > MAX_VIA) throw new InvalidInputError('INVALID_VIA', `${VIA_HEADER} names more than ${MAX_VIA} nodes`);
+  for (const code of via) requireNodeCode(code, `${VIA_HEADER} entry`);
+  return via;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Delivery } from '../domain/cluster.ts';
+import { withoutCredentials, type Delivery } from '../domain/cluster.ts';
 import type { Operation } from '../domain/operation.ts';
 import type { Node, Store } from '../store/types.ts';
 import { SerialRunner } from '../util/serial-runner.ts';
@@ -237,7 +237,8 @@ export function classify(status: number, body: string): { state: 'delivered' | '
   } catch {
     // not JSON: judged by the status alone
   }
-  const reason = json.error?.message ? `${status} ${json.error.code ?? ''}: ${json.error.message}`.slice(0, 300) : `HTTP ${status}`;
+  // The node's own message is shown to the change's owner and logged: no URL credentials, whatever it quotes.
+  const reason = json.error?.message ? withoutCredentials(`${status} ${json.error.code ?? ''}: ${json.error.message}`).slice(0, 300) : `HTTP ${status}`;
   if (status >= 200 && status < 300) return { state: 'delivered', ...(json.processObjId ? { remoteOperationId: json.processObjId } : {}) };
   if (status === 400 && json.error?.code === 'PROCESSOR_NOT_FOUND') return { state: 'skipped', error: 'the processor is not on this node' };
   if (status === 508) return { state: 'failed', error: reason };

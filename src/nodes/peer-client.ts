@@ -1,4 +1,5 @@
 import got, { type Got, type Response } from 'got';
+import { withoutCredentials } from '../domain/cluster.ts';
 import { CLUSTER_KEY_HEADER, ORIGIN_OPERATION_HEADER, USER_HEADER, VIA_HEADER } from './cluster-headers.ts';
 
 export interface PeerClientOptions {
@@ -50,10 +51,13 @@ export class PeerClient {
   }
 }
 
-/** A short, log-safe description of a failed peer call. */
+/**
+ * A short, log-safe description of a failed peer call: got's messages may quote the URL, and a node's base address
+ * may carry proxy credentials, so any URL userinfo is removed.
+ */
 export function describeFailure(err: unknown): string {
   const e = err as { code?: string; name?: string; message?: string };
   if (e?.name === 'TimeoutError' || e?.code === 'ETIMEDOUT') return 'timed out';
-  if (e?.code) return e.code;
-  return e?.message?.slice(0, 200) ?? 'request failed';
+  if (e?.code) return withoutCredentials(String(e.code)).slice(0, 100);
+  return withoutCredentials(e?.message ?? 'request failed').slice(0, 200);
 }

@@ -1,18 +1,22 @@
 import { readEnvActions } from '../catalog/files.ts';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
-import type { SyncState } from '../domain/cluster.ts';
+import { withoutCredentials, type FailingLine, type SkippedLine, type SyncState } from '../domain/cluster.ts';
 import type { Caller } from '../domain/user.ts';
 import { WrongNodeError } from '../domain/errors.ts';
 import type { EnvironmentService } from '../services/environments.ts';
 import type { Node, Store } from '../store/types.ts';
 import type { FanoutService } from './fanout.ts';
 import { describeFailure, type PeerClient } from './peer-client.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 export interface NodeView {
   nodeCode: string;
+  /** Without the credentials it may carry for a proxy. */
   nodeBaseAddress: string;
   active: boolean;
   reachable: boolean;
+  /** ms; when reachability was last checked (answers are reused for `cluster.statusCacheSeconds`) */
+  checkedAt: number;
   /** ms; when the node last answered a node-to-node call from this process */
   lastContact?: number;
   pendingDeliveries: number;
@@ -30,66 +34,141 @@ export interface ProcessorNodeView {
   syncing?: boolean;
   lastSyncAt?: number;
   error?: string;
+  /** The line the node's catch-up could not apply, the manager's message, and when it is tried again. */
+  failing?: FailingLine;
+  /** Lines the node passed over because they are not valid update commands. */
+  skipped?: SkippedLine[];
 }
 
-/** Main node: how the compute nodes are, asked live (each with the peer time limit) and from the deliveries. */
+type Probe = { reachable: true; checkedAt: number } | { reachable: false; checkedAt: number; error: string };
+type Position = { kind: 'state'; state: Partial<SyncState> } | { kind: 'absent' } | { kind: 'unreachable'; error: string };
+
+/**
+ * Main node: how the compute nodes are, from the deliveries and from the nodes themselves. What a node is asked
+ * (ping, sync position) is reused for a few seconds, one request in flight per node: a page polling these views
+ * does not turn into a request per node and per call, with the cluster key, at every node.
+ */
 export class ClusterStatus {
-  constructor(private readonly deps: { store: Store; peer: PeerClient; fanout: FanoutService; catalog: ProcessorCatalog; environments: EnvironmentService }) {}
+  private readonly probes: TtlCache<Probe>;
+  private readonly positions: TtlCache<Position>;
+
+  constructor(private readonly deps: { store: Store; peer: PeerClient; fanout: FanoutService; catalog: ProcessorCatalog; environments: EnvironmentService; cacheMs: number }) {
+    this.probes = new TtlCache(deps.cacheMs);
+    this.positions = new TtlCache(deps.cacheMs);
+  }
 
   private async computeNodes(): Promise<Node[]> {
     if (!this.deps.environments.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'the compute nodes are listed by the main node only');
     return (await this.deps.store.listNodes()).filter((n) => n.nodeCode !== this.deps.environments.nodeCode);
   }
 
+  private probe(n: Node): Promise<Probe> {
+    return this.probes.get(`${n.nodeCode}\u0000${n.nodeBaseAddress}`, async () => {
+      try {
+        const res = await this.deps.peer.getJson(n.nodeBaseAddress, 'cluster/ping');
+        if (res.statusCode === 200) {
+          this.deps.fanout.noteContact(n.nodeCode);
+          return { reachable: true, checkedAt: Date.now() };
+        }
+        return { reachable: false, checkedAt: Date.now(), error: `ping answered ${res.statusCode}` };
+      } catch (err) {
+        return { reachable: false, checkedAt: Date.now(), error: describeFailure(err) };
+      }
+    });
+  }
+
+  /** Admins only (the route checks): addresses are the cluster's layout. */
   async nodes(): Promise<NodeView[]> {
     const nodes = await this.computeNodes();
     return Promise.all(nodes.map(async (n) => {
-      const [pending, failed] = await Promise.all([
+      const [pending, failed, probe] = await Promise.all([
         this.deps.store.listDeliveries({ nodeCode: n.nodeCode, states: ['pending'] }),
         this.deps.store.listDeliveries({ nodeCode: n.nodeCode, states: ['failed'] }),
+        this.probe(n),
       ]);
-      let reachable = false;
-      let error: string | undefined;
-      try {
-        const res = await this.deps.peer.getJson(n.nodeBaseAddress, 'cluster/ping');
-        reachable = res.statusCode === 200;
-        if (reachable) this.deps.fanout.noteContact(n.nodeCode);
-        else error = `ping answered ${res.statusCode}`;
-      } catch (err) {
-        error = describeFailure(err);
-      }
       const lastContact = this.deps.fanout.lastContactOf(n.nodeCode);
       return {
-        nodeCode: n.nodeCode, nodeBaseAddress: n.nodeBaseAddress, active: n.active, reachable,
-        ...(lastContact ? { lastContact } : {}), pendingDeliveries: pending.length, failedDeliveries: failed.length,
-        ...(error ? { error } : {}),
+        nodeCode: n.nodeCode, nodeBaseAddress: withoutCredentials(n.nodeBaseAddress), active: n.active, reachable: probe.reachable,
+        checkedAt: probe.checkedAt, ...(lastContact ? { lastContact } : {}), pendingDeliveries: pending.length, failedDeliveries: failed.length,
+        ...(probe.reachable ? {} : { error: withoutCredentials(probe.error) }),
       };
     }));
   }
 
-  /** Each compute node's position in a processor's history against the main node's. */
+  private position(n: Node, name: string): Promise<Position> {
+    return this.positions.get(`${n.nodeCode}\u0000${n.nodeBaseAddress}\u0000${name}`, async () => {
+      try {
+        const res = await this.deps.peer.getJson(n.nodeBaseAddress, `cluster/processors/${encodeURIComponent(name)}/sync`);
+        if (res.statusCode === 404) return { kind: 'absent' };
+        if (res.statusCode !== 200) return { kind: 'unreachable', error: `answered ${res.statusCode}` };
+        this.deps.fanout.noteContact(n.nodeCode);
+        return { kind: 'state', state: syncStateOf(res.body) };
+      } catch (err) {
+        return { kind: 'unreachable', error: describeFailure(err) };
+      }
+    });
+  }
+
+  /** Each compute node's position in a processor's history against the main node's (read permission). */
   async processorNodes(caller: Caller, name: string): Promise<{ processor: string; epoch: string; lines: number; nodes: ProcessorNodeView[] }> {
     await this.deps.environments.processorForRead(caller, name);
     const nodes = (await this.computeNodes()).filter((n) => n.active);
     const lines = readEnvActions(this.deps.catalog.folderOf(name)).length;
     const epoch = await this.deps.store.findHistoryEpoch(name);
     const views = await Promise.all(nodes.map(async (n): Promise<ProcessorNodeView> => {
-      try {
-        const res = await this.deps.peer.getJson(n.nodeBaseAddress, `cluster/processors/${encodeURIComponent(name)}/sync`);
-        if (res.statusCode === 404) return { nodeCode: n.nodeCode, state: 'absent' };
-        if (res.statusCode !== 200) return { nodeCode: n.nodeCode, state: 'unreachable', error: `answered ${res.statusCode}` };
-        this.deps.fanout.noteContact(n.nodeCode);
-        const s = JSON.parse(res.body) as Partial<SyncState>;
-        const applied = s.epoch === epoch ? s.applied ?? 0 : 0;
-        const state: NodeStep = s.epoch === epoch && applied === lines ? 'in-step' : s.lastError ? 'failing' : 'behind';
-        return {
-          nodeCode: n.nodeCode, state, applied, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}), syncing: Boolean(s.syncOperationId),
-          ...(s.lastSyncAt ? { lastSyncAt: s.lastSyncAt } : {}), ...(s.lastError ? { error: s.lastError } : {}),
-        };
-      } catch (err) {
-        return { nodeCode: n.nodeCode, state: 'unreachable', error: describeFailure(err) };
-      }
+      const p = await this.position(n, name);
+      if (p.kind === 'absent') return { nodeCode: n.nodeCode, state: 'absent' };
+      if (p.kind === 'unreachable') return { nodeCode: n.nodeCode, state: 'unreachable', error: withoutCredentials(p.error) };
+      const s = p.state;
+      const sameEpoch = s.epoch === epoch;
+      const applied = sameEpoch ? s.applied ?? 0 : 0;
+      const state: NodeStep = sameEpoch && applied === lines ? 'in-step' : s.lastError ? 'failing' : 'behind';
+      return {
+        nodeCode: n.nodeCode, state, applied, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}), syncing: Boolean(s.syncOperationId),
+        ...(s.lastSyncAt ? { lastSyncAt: s.lastSyncAt } : {}), ...(s.lastError ? { error: s.lastError } : {}),
+        ...(sameEpoch && s.failing ? { failing: s.failing } : {}), ...(sameEpoch && s.skipped?.length ? { skipped: s.skipped } : {}),
+      };
     }));
     return { processor: name, epoch, lines, nodes: views };
   }
+}
+
+const text = (v: unknown, max: number): string | undefined => (typeof v === 'string' ? withoutCredentials(v).slice(0, max) : undefined);
+const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+
+/**
+ * A compute node's answer, checked field by field rather than cast: what does not have the expected shape is left
+ * out, and text is cut short and stripped of URL credentials before it is shown to a plain reader.
+ */
+function syncStateOf(body: string): Partial<SyncState> {
+  let raw: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    raw = parsed !== null && typeof parsed === 'object' ? parsed as Record<string, unknown> : {};
+  } catch {
+    return {};
+  }
+  const out: Partial<SyncState> = {};
+  const epoch = text(raw.epoch, 100);
+  if (epoch !== undefined) out.epoch = epoch;
+  const applied = count(raw.applied);
+  if (applied !== undefined) out.applied = applied;
+  const lastSyncAt = count(raw.lastSyncAt);
+  if (lastSyncAt !== undefined) out.lastSyncAt = lastSyncAt;
+  const lastError = text(raw.lastError, 1500);
+  if (lastError) out.lastError = lastError;
+  const op = text(raw.syncOperationId, 100);
+  if (op) out.syncOperationId = op;
+  const f = raw.failing as Record<string, unknown> | undefined;
+  if (f && typeof f === 'object') {
+    const [index, line, message, attempts, retryAt] = [count(f.index), text(f.line, 200), text(f.message, 1000), count(f.attempts), count(f.retryAt)];
+    if (index !== undefined && line !== undefined && message !== undefined && attempts !== undefined && retryAt !== undefined) out.failing = { index, line, message, attempts, retryAt };
+  }
+  if (Array.isArray(raw.skipped)) {
+    out.skipped = raw.skipped.slice(0, 100).flatMap((e: Record<string, unknown> | null) => {
+      const [index, line, reason] = [count(e?.index), text(e?.line, 200), text(e?.reason, 300)];
+      return index !== undefined && line !== undefined && reason !== undefined ? [{ index, line, reason }] : [];
+    });
+  }
+  return out;
 }

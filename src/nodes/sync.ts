@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import type { ClusterHistory, SyncState } from '../domain/cluster.ts';
+import { withoutCredentials, type ClusterHistory, type SyncState } from '../domain/cluster.ts';
 import { isFinal, type Operation } from '../domain/operation.ts';
+import { managerKindOf } from '../domain/processor.ts';
 import type { Caller } from '../domain/user.ts';
 import type { EnvironmentService, InsertResult } from '../services/environments.ts';
 import type { Store } from '../store/types.ts';
+import { planCatchUp, recordSkipped, retryDelayMs, shownLine, succeededCommands } from './catch-up-plan.ts';
 import { describeFailure, type PeerClient } from './peer-client.ts';
 
 export interface SyncOptions {
@@ -13,6 +15,9 @@ export interface SyncOptions {
   log: Logger;
   mainUrl: string;
   intervalMs: number;
+  /** A failed catch-up is tried again after base · 2^(failures−1), capped at max, with jitter (ms). */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /** The system user the catch-up operations are recorded under. */
@@ -28,11 +33,15 @@ const LOCAL_SCAN = 1000;
  * one local operation. The main node names the operation that wrote each line, so a line whose change already ran
  * here through its delivery is passed over, and a delivery that arrives after a catch-up took its line in is
  * answered with that catch-up instead of running again. At the first line not applied here, the rest is applied
- * in the main node's order.
+ * in the main node's order, in operations of at most MAX_COMMANDS commands. A line that is not a valid update
+ * command is never run: it is passed over and recorded in the state. A catch-up that fails leaves the lines that
+ * ran applied and the failing line named in the state; it is tried again with exponential backoff, never at once
+ * (a line this node cannot apply would otherwise re-run every few seconds, forever).
  */
 export class SyncService {
   private readonly o: SyncOptions;
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private timer?: NodeJS.Timeout;
   private stopped = true;
 
@@ -42,14 +51,17 @@ export class SyncService {
 
   async start(): Promise<void> {
     this.stopped = false;
-    void this.syncAll();
-    this.timer = setInterval(() => void this.syncAll(), this.o.intervalMs);
+    const all = () => this.syncAll().catch((err) => this.o.log.warn({ err }, 'sync round failed'));
+    void all();
+    this.timer = setInterval(() => void all(), this.o.intervalMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retryTimers.clear();
     await Promise.allSettled([...this.locks.values()]);
   }
 
@@ -143,8 +155,8 @@ export class SyncService {
     if (state.syncOperationId) {
       const op = await this.o.store.findOperation(state.syncOperationId);
       if (op && !isFinal(op.status)) return;
-      if (op) this.settle(state, op);
-      else delete state.syncOperationId;
+      if (op) await this.settle(state, op);
+      else this.clearInFlight(state);
     }
     const { lines, epoch, origins } = history;
     if (epoch !== state.epoch || state.applied > lines.length) {
@@ -153,38 +165,63 @@ export class SyncService {
       if (history.from > 0) return;
       state.epoch = epoch;
       state.applied = 0;
+      delete state.failing;
+      delete state.skipped;
     }
     if (state.applied < history.from) return;
+    // Lines the history no longer holds as they were (edited by hand) are no longer skipped or failing.
+    if (state.skipped) state.skipped = state.skipped.filter((s) => lines[s.index] !== undefined && shownLine(lines[s.index]!) === s.line);
     const local = await this.localChanges(name);
     let i = state.applied;
     while (i < lines.length && origins[i] !== undefined && local.applied.has(origins[i]!)) i++;
     state.applied = i;
     state.lastSyncAt = Date.now();
-    const missing = lines.slice(i);
+    if (state.failing && state.failing.index !== i) delete state.failing;
     // A change from the main node still queued or running here applies its line in the main node's order, and its
     // end calls sync again; queuing the line now would run it after later deliveries (an upgrade undone by an older
     // pin).
-    if (missing.length > 0 && local.unfinished) {
+    if (i < lines.length && local.unfinished) {
       await this.o.store.saveSyncState(state);
       return;
     }
-    if (missing.length > 0) {
+    if (i < lines.length && state.failing && state.failing.retryAt > Date.now()) {
+      this.scheduleRetry(name, state.failing.retryAt);
+      await this.o.store.saveSyncState(state);
+      return;
+    }
+    if (i < lines.length) {
       const processor = await this.o.store.findProcessorByName(name);
       if (!processor) return;
-      const covered = missing.map((_, k) => origins[i + k]).filter((id) => id !== undefined);
-      try {
-        const { operation } = await this.o.environments.requestUpdate(SYNC_USER, {
-          processorId: processor.processorId, workspace: '-', updateCommands: missing,
-          sync: { epoch, from: i, to: lines.length, ...(covered.length ? { origins: covered } : {}) },
-        });
-        state.syncOperationId = operation.processObjId;
-        state.syncTarget = lines.length;
-        this.o.log.info({ processor: name, from: i, to: lines.length, operationId: operation.processObjId }, 'catching up with the main node');
-      } catch (err) {
-        state.lastError = `cannot queue the missing lines: ${(err as Error).message}`;
+      const kind = managerKindOf(processor.type);
+      // Without a package manager nothing can be applied; requestUpdate names the reason below.
+      const plan = planCatchUp(lines, i, kind ?? 'pip');
+      for (const skip of plan.skipped) {
+        if (recordSkipped(state, skip)) this.o.log.warn({ processor: name, index: skip.index, line: skip.line, reason: skip.reason }, 'history line skipped: not a valid update command');
+      }
+      if (plan.commands.length === 0) {
+        state.applied = plan.to;
+        delete state.lastError;
+        delete state.failing;
+      } else {
+        const covered = plan.indexes.map((k) => origins[k]).filter((id) => id !== undefined);
+        try {
+          const { operation } = await this.o.environments.requestUpdate(SYNC_USER, {
+            processorId: processor.processorId, workspace: '-', updateCommands: plan.commands,
+            sync: { epoch, from: i, to: plan.to, ...(covered.length ? { origins: covered } : {}) },
+          });
+          state.syncOperationId = operation.processObjId;
+          state.syncTarget = plan.to;
+          state.syncLines = plan.indexes;
+          this.o.log.info({ processor: name, from: i, to: plan.to, commands: plan.commands.length, operationId: operation.processObjId }, 'catching up with the main node');
+        } catch (err) {
+          // Lines skipped before the first command are passed over either way.
+          state.applied = plan.indexes[0]!;
+          this.fail(name, state, plan.indexes[0]!, plan.commands[0]!, `cannot queue the missing lines: ${(err as Error).message}`);
+        }
       }
     } else if (!state.syncOperationId) {
       delete state.lastError;
+      delete state.failing;
     }
     await this.o.store.saveSyncState(state);
   }
@@ -195,22 +232,70 @@ export class SyncService {
     const settled = op.sync
       ? this.exclusive(op.productName, async () => {
         const state = await this.state(op.productName);
-        this.settle(state, op);
+        await this.settle(state, op);
         await this.o.store.saveSyncState(state);
       })
       : Promise.resolve();
+    // A failed catch-up has set its retry time, so this sync queues nothing until then; a finished one goes on with
+    // the next lines at once.
     void settled.then(() => this.sync(op.productName)).catch((err) => this.o.log.warn({ err, processor: op.productName }, 'sync after operation failed'));
   }
 
-  private settle(state: SyncState, op: Operation): void {
-    if (state.syncOperationId !== op.processObjId || !op.sync) return;
+  private clearInFlight(state: SyncState): void {
     delete state.syncOperationId;
     delete state.syncTarget;
-    if (op.status === 'DONE' && op.sync.epoch === state.epoch) {
+    delete state.syncLines;
+  }
+
+  /**
+   * The end of this node's catch-up: done, its range is applied. Failed, the lines before the failing command are
+   * applied (they ran: a catch-up retried from its first line would run them all again), and the failing line
+   * waits for its retry.
+   */
+  private async settle(state: SyncState, op: Operation): Promise<void> {
+    if (state.syncOperationId !== op.processObjId || !op.sync) return;
+    const indexes = state.syncLines;
+    this.clearInFlight(state);
+    if (op.sync.epoch !== state.epoch) return;
+    if (op.status === 'DONE') {
       state.applied = Math.max(state.applied, op.sync.to);
       delete state.lastError;
-    } else if (op.status !== 'DONE') {
-      state.lastError = `catching up failed: ${op.error?.message ?? op.status}`;
+      delete state.failing;
+      return;
     }
+    const message = op.error?.message ?? op.status;
+    const ran = indexes ? await succeededCommands(this.o.store, op) : 0;
+    if (indexes && ran >= indexes.length) {
+      // Every command ran; only the package list could not be refreshed afterwards.
+      state.applied = Math.max(state.applied, op.sync.to);
+      state.lastError = `catching up: ${message}`;
+      return;
+    }
+    const index = indexes?.[ran] ?? op.sync.from;
+    state.applied = Math.max(state.applied, index);
+    this.fail(op.productName, state, index, op.commands[ran] ?? '', message);
+  }
+
+  /** Records the line a catch-up could not apply and when to try it again (exponential backoff with jitter). */
+  private fail(name: string, state: SyncState, index: number, line: string, message: string): void {
+    const attempts = state.failing?.index === index ? state.failing.attempts + 1 : 1;
+    const delay = retryDelayMs(attempts, this.o.retryBaseMs, this.o.retryMaxMs);
+    const shown = shownLine(line);
+    const why = withoutCredentials(message).slice(0, 1000);
+    state.failing = { index, line: shown, message: why, attempts, retryAt: Math.round(Date.now() + delay) };
+    state.lastError = `catching up failed at line ${index + 1} (${shown}): ${why}`;
+    this.o.log.warn({ processor: name, index, line: shown, attempts, retryInMs: Math.round(delay) }, 'catch-up failed; it will be retried');
+    this.scheduleRetry(name, state.failing.retryAt);
+  }
+
+  private scheduleRetry(name: string, at: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimers.get(name));
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(name);
+      this.sync(name).catch((err) => this.o.log.warn({ err, processor: name }, 'catch-up retry failed'));
+    }, Math.max(0, at - Date.now()) + 10);
+    timer.unref();
+    this.retryTimers.set(name, timer);
   }
 }

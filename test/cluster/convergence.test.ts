@@ -29,7 +29,7 @@ test.serial('a compute node stopped during a change converges once it is started
   t.truthy(retrying['node-b']!.lastError, 'the refused connection is recorded');
   t.is((await a.installed())['cl-alpha'], '2.0');
   t.is((await c.processorNodes()).nodes.find((n) => n.nodeCode === 'node-b')?.state, 'unreachable');
-  const nodes = await c.main.asOwner('nodes');
+  const nodes = await c.main.internal('nodes');
   const viewB = (nodes.body as { nodeCode: string; reachable: boolean; pendingDeliveries: number }[]).find((n) => n.nodeCode === 'node-b');
   t.deepEqual([viewB?.reachable, viewB?.pendingDeliveries], [false, 1]);
 
@@ -77,7 +77,7 @@ test.serial('a compute node registered after the changes catches up from the his
   const next = await c.settled(await c.update('upgradePackage/cl-alpha/'));
   t.deepEqual(next.nodes.map((n) => `${n.nodeCode}:${n.state}`).sort(), ['node-a:applied', 'node-c:applied'], JSON.stringify(next.nodes));
   t.is((await late.installed())['cl-alpha'], '2.0');
-  const listed = (await c.main.asOwner('nodes')).body as { nodeCode: string; reachable: boolean }[];
+  const listed = (await c.main.internal('nodes')).body as { nodeCode: string; reachable: boolean }[];
   t.true(listed.find((n) => n.nodeCode === 'node-c')?.reachable);
   t.deepEqual(c.nodesLoggingKey(), []);
 });

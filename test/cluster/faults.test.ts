@@ -59,7 +59,7 @@ test.serial('failing and hanging compute nodes (fakes) are retried until the dea
   await new Promise((r) => setTimeout(r, 1500));
   t.is(fakes['fake-500'].deliveries, count);
   t.true(count < 100, `backoff, not a tight loop: ${count} requests in ~12 s`);
-  const nodes = (await c.main.asOwner('nodes')).body as { nodeCode: string; reachable: boolean; failedDeliveries: number }[];
+  const nodes = (await c.main.internal('nodes')).body as { nodeCode: string; reachable: boolean; failedDeliveries: number }[];
   t.like(nodes.find((n) => n.nodeCode === 'fake-500'), { reachable: false, failedDeliveries: 1 });
   t.like(nodes.find((n) => n.nodeCode === 'node-a'), { reachable: true, failedDeliveries: 0 });
   t.deepEqual(c.nodesLoggingKey(), []);

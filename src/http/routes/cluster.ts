@@ -2,6 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../../domain/errors.ts';
+import { requireNodeCode } from '../../domain/cluster.ts';
 import type { Caller } from '../../domain/user.ts';
 import type { FanoutService } from '../../nodes/fanout.ts';
 import type { ClusterStatus } from '../../nodes/status.ts';
@@ -22,7 +23,8 @@ export interface ClusterRoutesDeps {
 }
 
 /**
- * The cluster's routes. For people: GET /nodes and GET /processors/:name/nodes (main node). For nodes only
+ * The cluster's routes. For people: GET /nodes (admins: the cluster's layout) and GET /processors/:name/nodes (read
+ * permission on the processor), both on the main node. For nodes only
  * (cluster key): /cluster/ping, the main node's history with the operation behind each line, a compute node's sync
  * position, and the report of a delivered change.
  */
@@ -36,7 +38,8 @@ export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Rout
   const absent = (what: string) => new NotFoundError('NOT_ON_THIS_NODE', `${what} is not served by this node`);
 
   router.get('/nodes', async (ctx) => {
-    await caller(ctx);
+    const user = await caller(ctx);
+    if (!user.admin) throw new ForbiddenError('ADMIN_ONLY', 'the node list is for administrators');
     if (!deps.status) throw absent('the node list');
     ctx.body = await deps.status.nodes();
   });
@@ -69,6 +72,7 @@ export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Rout
     await next();
   }, bodyParser({ enableTypes: ['json'], jsonLimit: '16kb' }), async (ctx) => {
     if (!deps.fanout) throw absent('delivery reports');
+    requireNodeCode(ctx.params.nodeCode!);
     const body = ctx.request.body as { status?: unknown; remoteOperationId?: unknown; error?: unknown } | undefined;
     if (!body || typeof body.status !== 'string') throw new InvalidInputError('INVALID_BODY', 'give { "status": "DONE" | "ERROR" | "STOPPED", "remoteOperationId"?, "error"? }');
     const updated = await deps.fanout.report(ctx.params.operationId!, ctx.params.nodeCode!, {
