@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { schema } from '../config/schema.ts';
-import { InvalidInputError, UnreadableFileError } from '../domain/errors.ts';
+import { InvalidInputError } from '../domain/errors.ts';
 import { isValidProcessorName, parseIsPublic, type Processor } from '../domain/processor.ts';
 import { readTenantFile, writeTenantFileAtomic } from './tenant-files.ts';
 
@@ -32,18 +32,6 @@ export function processorFolder(processorsDir: string, name: string): string {
 /** The lines of a history, trimmed, empty ones dropped. */
 export function historyLines(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-}
-
-/**
- * The lines of envActionsList.txt, trimmed, empty ones dropped; [] when the file or folder is missing (§1.2).
- * A file that is not a regular file in the folder, or is over the limit, is refused: UnreadableFileError
- * HISTORY_UNREADABLE with the reason.
- */
-export function readEnvActions(folder: string, maxBytes = DEFAULT_LIMITS.envActionsBytes): string[] {
-  const read = readTenantFile(folder, ENV_ACTIONS, maxBytes, 'catalog.maxEnvActionsBytes');
-  if (read.state === 'missing') return [];
-  if (read.state === 'refused') throw new UnreadableFileError('HISTORY_UNREADABLE', `${ENV_ACTIONS} is refused: ${read.reason}`);
-  return historyLines(read.text);
 }
 
 /** Deletes envActionsList.txt; a file that is not there is fine (§1.5). */

@@ -1,4 +1,3 @@
-import { readEnvActions } from '../catalog/files.ts';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
 import { withoutCredentials, type FailingLine, type SkippedLine, type SyncState } from '../domain/cluster.ts';
 import type { Caller } from '../domain/user.ts';
@@ -113,7 +112,7 @@ export class ClusterStatus {
   async processorNodes(caller: Caller, name: string): Promise<{ processor: string; epoch: string; lines: number; nodes: ProcessorNodeView[] }> {
     await this.deps.environments.processorForRead(caller, name);
     const nodes = (await this.computeNodes()).filter((n) => n.active);
-    const lines = readEnvActions(this.deps.catalog.folderOf(name)).length;
+    const lines = this.deps.catalog.history(name).length;
     const epoch = await this.deps.store.findHistoryEpoch(name);
     const views = await Promise.all(nodes.map(async (n): Promise<ProcessorNodeView> => {
       const p = await this.position(n, name);
