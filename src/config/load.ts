@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isValidNodeCode, withoutCredentials } from '../domain/cluster.ts';
 import { schema, type Config, type ConfigKey, type KeySpec } from './schema.ts';
 
 /** Raised when the configuration is invalid; `problems` names every bad key. */
@@ -120,8 +121,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   if (out.store === 'mongodb' && !out.mongodbUrl) problems.push('mongodbUrl: required when store is mongodb (set MONGODB_URL)');
-  if (typeof out.nodeCode === 'string' && out.nodeCode.trim() === '') problems.push('nodeCode: must not be empty');
-  if (typeof out.mainUrl === 'string' && out.mainUrl !== '' && !/^https?:\/\/[^\s/]+/.test(out.mainUrl)) problems.push(`mainUrl: must be an http(s) URL, got ${JSON.stringify(out.mainUrl)}`);
+  // A node's own code travels in x-procenv-via, where other nodes check it: a code they refuse would fail every call.
+  for (const key of ['nodeCode', 'mainNodeCode'] as const) {
+    if (typeof out[key] === 'string' && !isValidNodeCode(out[key])) {
+      problems.push(`${key}: must be 1 to 64 letters, digits, "_" or "-", starting with a letter or digit, got ${JSON.stringify(out[key].slice(0, 80))}`);
+    }
+  }
+  // The URL may carry a proxy's credentials: the message never shows them.
+  if (typeof out.mainUrl === 'string' && out.mainUrl !== '' && !/^https?:\/\/[^\s/]+/.test(out.mainUrl)) problems.push(`mainUrl: must be an http(s) URL, got ${JSON.stringify(withoutCredentials(out.mainUrl).slice(0, 200))}`);
   if (typeof out.clusterKey === 'string' && out.clusterKey !== '' && out.clusterKey.length < 16) problems.push('clusterKey: must be at least 16 characters');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(out) as Config;

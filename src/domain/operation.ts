@@ -50,6 +50,9 @@ export interface Operation {
   /** Compute node: a catch-up operation applying lines [from, to) of the main node's history `epoch`; `origins`
    *  names the main node's operations that wrote those lines, so that their deliveries are not run again. */
   sync?: { epoch: string; from: number; to: number; origins?: string[] };
+  /** How many of `commands`, from the first, the package manager applied (set when the operation ends): a batch that
+   *  failed halfway says exactly what ran. */
+  appliedCount?: number;
   /** Main node: the lines this operation appended to envActionsList.txt, as indexes in history `epoch`. */
   recorded?: { epoch: string; lines: number[] };
 }

@@ -3,7 +3,6 @@ import type { Operation } from '../domain/operation.ts';
 import type { ManagerKind } from '../domain/processor.ts';
 import { parseUpdateCommand } from '../domain/update-command.ts';
 import { MAX_COMMANDS } from '../services/environments.ts';
-import type { Store } from '../store/types.ts';
 
 /** How many skipped lines a processor's sync state keeps (the oldest go first). */
 const MAX_SKIPPED = 100;
@@ -70,30 +69,12 @@ export function retryDelayMs(attempts: number, baseMs: number, maxMs: number): n
   return step / 2 + Math.random() * (step / 2);
 }
 
-const COMMAND_NOTE = /^command (\d+)\/(\d+): /;
-
 /**
- * How many of an ended operation's commands succeeded, from procenv's own notes in its log (the queue writes
- * `command k/n: …` before each command and stops at the first failure). The command that was running when the
- * operation ended (failed, cancelled or cut short by a stop) counts as not run: running it again is safe, skipping
- * a command that did not finish is not. A snapshot failure comes after every command ran. Answers 0 when the notes
- * cannot be matched to the operation's commands.
+ * How many of a finished catch-up's commands ran, from the first: all of them when it ended DONE or only the package
+ * list could not be refreshed afterwards, otherwise the count the queue recorded. An operation without that count
+ * (written by an older procenv) counts as none, so its lines are all run again, which is safe.
  */
-export async function succeededCommands(store: Store, op: Operation): Promise<number> {
+export function succeededCommands(op: Operation): number {
   if (op.status === 'DONE' || op.error?.code === 'SNAPSHOT_FAILED') return op.commands.length;
-  let last = 0;
-  let after = 0;
-  for (;;) {
-    const page = await store.readOperationLog(op.processObjId, { afterSeq: after, limit: 1000 });
-    for (const entry of page) {
-      const m = entry.stream === 'procenv' ? COMMAND_NOTE.exec(entry.line) : null;
-      if (!m) continue;
-      const k = Number(m[1]);
-      if (Number(m[2]) !== op.commands.length || entry.line.slice(m[0].length) !== op.commands[k - 1]) return 0;
-      last = k;
-    }
-    if (page.length < 1000) break;
-    after = page.at(-1)!.seq;
-  }
-  return Math.max(0, last - 1);
+  return Math.min(op.appliedCount ?? 0, op.commands.length);
 }

@@ -264,7 +264,7 @@ export class SyncService {
       return;
     }
     const message = op.error?.message ?? op.status;
-    const ran = indexes ? await succeededCommands(this.o.store, op) : 0;
+    const ran = indexes ? succeededCommands(op) : 0;
     if (indexes && ran >= indexes.length) {
       // Every command ran; only the package list could not be refreshed afterwards.
       state.applied = Math.max(state.applied, op.sync.to);

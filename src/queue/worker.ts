@@ -171,6 +171,7 @@ export class OperationWorker {
       lastStateChangeTimestamp: end,
       durationMs: end - (op.operationStartTimestamp ?? end),
       progressPerc: 100,
+      appliedCount: outcome.applied.length,
       ...(outcome.error ? { error: outcome.error } : {}),
     }));
     // Lines the store refused while it was unavailable are written now, after the status they describe.

@@ -252,9 +252,11 @@ export class EnvironmentService {
       throw new ForbiddenError('PROCESSOR_NOT_WRITABLE', `processor "${processorId.slice(0, 80)}" does not exist or you cannot change it`);
     }
     if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'reset is served by the main node only');
-    await this.catalog.removeHistory(processor.name);
-    // Compute nodes see the new epoch and start over at line 0 without re-applying the old lines.
+    // Compute nodes see the new epoch and start over at line 0 without re-applying the old lines. The epoch comes
+    // first: a store that cannot answer (503) then leaves the history as it was, instead of deleted without a new
+    // epoch to tell the compute nodes.
     await this.store.newHistoryEpoch(processor.name);
+    await this.catalog.removeHistory(processor.name);
     this.log.info({ processor: processor.name, userId: caller.userId }, 'environment history reset');
   }
 

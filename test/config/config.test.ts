@@ -180,6 +180,21 @@ test('an empty nodeCode is refused; a compute node is one whose code differs fro
   t.true(isMainNode(loadConfig({ env: { PROCENV_NODE_CODE: 'main', PROCENV_MAIN_NODE_CODE: 'main' } })));
 });
 
+test('node codes that other nodes would refuse in x-procenv-via are refused at start', (t) => {
+  for (const code of ['a,b', '../x', 'node a', '-rf', 'x'.repeat(65)]) {
+    t.is(names(problemsOf(t, () => loadConfig({ env: { PROCENV_NODE_CODE: code } })), 'nodeCode').length, 1, code);
+    t.is(names(problemsOf(t, () => loadConfig({ env: { PROCENV_MAIN_NODE_CODE: code } })), 'mainNodeCode').length, 1, code);
+  }
+  t.is(loadConfig({ env: { PROCENV_NODE_CODE: 'node_eu-2' } }).nodeCode, 'node_eu-2');
+});
+
+test('a bad mainUrl is named without the credentials it carries', (t) => {
+  const problems = problemsOf(t, () => loadConfig({ env: { PROCENV_MAIN_URL: 'ftp://proxyuser:s3cret-pass@main.example/' } }));
+  t.is(names(problems, 'mainUrl').length, 1);
+  t.false(problems.join('\n').includes('s3cret-pass'));
+  t.false(problems.join('\n').includes('proxyuser'));
+});
+
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: REPO, env, timeout: 60_000 }, (err, stdout, stderr) => {
