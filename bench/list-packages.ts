@@ -1,34 +1,40 @@
 /**
- * bench/list-packages: requests/s of GET /packageManager/listPackages (authenticated, a processor of 1,000
- * packages, 50 connections) against a bare node:http server answering the same bytes, measured in the same run.
- * Target (issue "The service"): procenv reaches at least 0.7 of the bare server.
+ * bench/list-packages: GET /packageManager/listPackages (authenticated, a processor of 1,000 packages, an 89 KB
+ * answer) driven by wrk against three servers in one run, rounds alternated:
+ *   - procenv;
+ *   - a minimal Koa app (koa and @koa/router, one route answering the same Buffer): the floor of any Koa service;
+ *   - a bare node:http server sending the same bytes.
+ * Targets: procenv at least 0.9 × the Koa app in req/s and at most 1.15 × its server CPU µs per request (from
+ * /proc, which moves less than req/s on a shared machine); the ratio to bare node:http is printed beside them.
+ * When procenv answers with an ETag, the 304 path (If-None-Match) and the gzip path (Accept-Encoding: gzip) are
+ * measured as well, against the two references sending the same bytes.
  *
- * Both servers run as child processes; autocannon drives them from this process. The two targets alternate over
- * a few rounds so that drift on a noisy machine hits both; the median of the rounds is reported.
- *
- *   node --import tsx bench/list-packages.ts [--rounds 3] [--duration 5] [--warmup 3] [--connections 50]
+ *   node --import tsx bench/list-packages.ts [--rounds 5] [--duration 8] [--warmup 3] [--connections 50]
  *                                            [--packages 1000] [--profile DIR]
  *
- * Exit code: 0 PASS, 1 FAIL (ratio below target) or an invalid run (errors, non-2xx, wrong answers).
+ * wrk (Debian's package) is installed with apt-get when it is missing and this runs as root.
+ * Exit code: 0 PASS, 1 FAIL (a target missed) or an invalid run (errors, non-2xx, wrong answers).
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import { gunzipSync } from 'node:zlib';
 import { createSession } from '../src/cli.ts';
 import { openStore } from '../src/store/open.ts';
 import { cpuSeconds, integerOption, median, startChild, stopChild } from './servers/child.ts';
+import { ensureWrk, wrk, type WrkResult } from './servers/wrk.ts';
 
-const TARGET = 0.7;
+const TARGET_REQ = 0.9;
+const TARGET_CPU = 1.15;
 const PROCESSOR = 'bench_pip';
 const USER = 'bench-user';
 
 const { values: opts } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '50' },
     packages: { type: 'string', default: '1000' },
@@ -59,61 +65,125 @@ function packagesInfo(count: number): string {
   return JSON.stringify({ packageManager: { name: 'pip', version: '22.0.2', major: 22, minor: 0, patch: 2 }, outdated, uptodate });
 }
 
-interface Round {
-  reqPerSec: number;
+interface Round extends WrkResult {
   /** Server CPU microseconds per answered request, when /proc is there. */
   cpuUsPerReq?: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  requests: number;
 }
 
-async function load(url: string, token: string, duration: number, pid?: number): Promise<Round> {
+type TargetName = 'procenv' | 'koa' | 'bare';
+const TARGETS: TargetName[] = ['procenv', 'koa', 'bare'];
+const LABEL: Record<TargetName, string> = { procenv: 'procenv', koa: 'minimal Koa', bare: 'bare node:http' };
+
+async function load(url: string, headers: Record<string, string>, seconds: number, pid?: number): Promise<Round> {
   const cpuBefore = cpuSeconds(pid);
-  const result = await autocannon({
-    url,
-    connections: CONNECTIONS,
-    duration,
-    headers: { 'x-session-token': token },
-  });
+  const result = await wrk(url, { seconds, connections: CONNECTIONS, headers });
   const cpuAfter = cpuSeconds(pid);
-  const answered = result['2xx'] + result.non2xx;
   return {
-    ...(cpuBefore !== undefined && cpuAfter !== undefined && answered > 0 ? { cpuUsPerReq: ((cpuAfter - cpuBefore) * 1e6) / answered } : {}),
-    reqPerSec: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    requests: result.requests.total,
+    ...result,
+    ...(cpuBefore !== undefined && cpuAfter !== undefined && result.requests > 0 ? { cpuUsPerReq: ((cpuAfter - cpuBefore) * 1e6) / result.requests } : {}),
   };
 }
 
+/** What procenv answers, fetched once: the reference servers send exactly these bytes. */
+interface Answer {
+  body: Buffer;
+  contentType: string;
+  etag?: string;
+  gzipped?: Buffer;
+}
 
-async function verify(procenvUrl: string, bareUrl: string, token: string): Promise<{ body: Buffer; contentType: string }> {
-  const a = await fetch(procenvUrl, { headers: { 'x-session-token': token } });
-  const b = await fetch(bareUrl, { headers: { 'x-session-token': token } });
-  const bodyA = Buffer.from(await a.arrayBuffer());
-  const bodyB = Buffer.from(await b.arrayBuffer());
+async function fetchAnswer(url: string, headers: Record<string, string>): Promise<Answer> {
+  const plain = await fetch(url, { headers: { ...headers, 'accept-encoding': 'identity' } });
+  const body = Buffer.from(await plain.arrayBuffer());
+  if (plain.status !== 200) throw new Error(`procenv answered ${plain.status}: ${body.toString('utf8', 0, 200)}`);
+  const etag = plain.headers.get('etag') ?? undefined;
+  const answer: Answer = { body, contentType: plain.headers.get('content-type') ?? '', ...(etag ? { etag } : {}) };
+  // fetch() decompresses by itself; node:http shows the bytes as sent.
+  const { request } = await import('node:http');
+  const gz = await new Promise<{ status: number; encoding?: string; bytes: Buffer }>((resolve, reject) => {
+    request(url, { headers: { ...headers, 'accept-encoding': 'gzip' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ...(res.headers['content-encoding'] ? { encoding: String(res.headers['content-encoding']) } : {}), bytes: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject).end();
+  });
+  if (gz.status === 200 && gz.encoding === 'gzip') {
+    if (!gunzipSync(gz.bytes).equals(body)) throw new Error('procenv\'s gzip answer does not unpack to its plain answer');
+    answer.gzipped = gz.bytes;
+  }
+  return answer;
+}
+
+async function verify(urls: Record<TargetName, string>, headers: Record<string, string>, expected: Answer): Promise<void> {
   const problems: string[] = [];
-  if (a.status !== 200) problems.push(`procenv answered ${a.status}: ${bodyA.toString('utf8', 0, 200)}`);
-  if (b.status !== 200) problems.push(`bare server answered ${b.status}`);
-  if (!bodyA.equals(bodyB)) problems.push('the two bodies differ');
-  if (a.headers.get('content-type') !== b.headers.get('content-type')) problems.push('the two content-types differ');
-  const packages = JSON.parse(bodyA.toString('utf8')) as unknown[];
+  for (const name of TARGETS) {
+    const res = await fetch(urls[name], { headers: { ...headers, 'accept-encoding': 'identity' } });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (res.status !== 200) problems.push(`${name} answered ${res.status}`);
+    if (!body.equals(expected.body)) problems.push(`${name}'s body differs from procenv's`);
+    if (res.headers.get('content-type') !== expected.contentType) problems.push(`${name}'s content-type differs`);
+  }
+  const packages = JSON.parse(expected.body.toString('utf8')) as unknown[];
   if (!Array.isArray(packages) || packages.length !== PACKAGES) problems.push(`procenv listed ${packages.length} packages, expected ${PACKAGES}`);
-  const anonymous = await fetch(procenvUrl);
+  const anonymous = await fetch(urls.procenv);
   await anonymous.arrayBuffer();
   if (anonymous.status !== 401) problems.push(`procenv answered ${anonymous.status} without a token, expected 401`);
+  if (expected.etag) {
+    const conditional = await fetch(urls.procenv, { headers: { ...headers, 'if-none-match': expected.etag } });
+    if (conditional.status !== 304) problems.push(`procenv answered ${conditional.status} to If-None-Match with its ETag, expected 304`);
+  }
   if (problems.length) throw new Error(`verification failed:\n  - ${problems.join('\n  - ')}`);
-  return { body: bodyA, contentType: a.headers.get('content-type') ?? '' };
+}
+
+interface Summary {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  cpu?: number;
+  bad: number;
+  requests: number;
+}
+
+function summary(rs: Round[]): Summary {
+  return {
+    reqPerSec: median(rs.map((x) => x.reqPerSec)),
+    p50: median(rs.map((x) => x.p50)),
+    p99: median(rs.map((x) => x.p99)),
+    ...(rs.every((x) => x.cpuUsPerReq !== undefined) ? { cpu: median(rs.map((x) => x.cpuUsPerReq!)) } : {}),
+    bad: rs.reduce((n, x) => n + x.non2xx + x.errors, 0),
+    requests: rs.reduce((n, x) => n + x.requests, 0),
+  };
+}
+
+/** Alternated rounds of one request shape against the three servers; prints each round and the medians. */
+async function measure(title: string, urls: Record<TargetName, string>, pids: Record<TargetName, number | undefined>, headers: Record<string, string>): Promise<Record<TargetName, Summary>> {
+  console.log(`\n== ${title}`);
+  for (const name of TARGETS) await load(urls[name], headers, WARMUP);
+  const rounds: Record<TargetName, Round[]> = { procenv: [], koa: [], bare: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    // Rotate which target goes first, so that none always follows another.
+    const order = TARGETS.map((_, i) => TARGETS[(i + r) % TARGETS.length]!);
+    for (const name of order) {
+      const round = await load(urls[name], headers, DURATION, pids[name]);
+      rounds[name].push(round);
+      const cpu = round.cpuUsPerReq === undefined ? '' : `  CPU ${round.cpuUsPerReq.toFixed(1)} µs/req`;
+      console.log(`round ${r + 1} ${LABEL[name].padEnd(15)} ${round.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${round.p50.toFixed(2)} ms  p99 ${round.p99.toFixed(2)} ms${cpu}  non-2xx ${round.non2xx}  errors ${round.errors}`);
+    }
+  }
+  const result = { procenv: summary(rounds.procenv), koa: summary(rounds.koa), bare: summary(rounds.bare) };
+  console.log('\n                req/s (median)   p50 ms   p99 ms   CPU µs/req   requests   non-2xx+errors');
+  for (const name of TARGETS) {
+    const s = result[name];
+    console.log(`${LABEL[name].padEnd(16)}${s.reqPerSec.toFixed(0).padStart(14)}${s.p50.toFixed(2).padStart(9)}${s.p99.toFixed(2).padStart(9)}${(s.cpu === undefined ? '-' : s.cpu.toFixed(1)).padStart(13)}${String(s.requests).padStart(11)}${String(s.bad).padStart(17)}`);
+  }
+  const paired = (ref: TargetName) => rounds.procenv.map((x, i) => x.reqPerSec / rounds[ref][i]!.reqPerSec);
+  console.log(`per-round req/s ratios procenv / Koa: ${paired('koa').map((x) => x.toFixed(2)).join(', ')}; procenv / bare: ${paired('bare').map((x) => x.toFixed(2)).join(', ')}`);
+  return result;
 }
 
 async function main(): Promise<number> {
+  const wrkBinary = ensureWrk();
   const root = mkdtempSync(join(tmpdir(), 'procenv-bench-'));
   const children: ChildProcess[] = [];
   try {
@@ -130,70 +200,53 @@ async function main(): Promise<number> {
     await store.saveUser({ userId: USER, role: 'USER' });
     const token = await createSession(store, USER);
     await store.close();
+    const auth = { 'x-session-token': token };
 
     const profileArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
     const procenv = await startChild('procenv-server.ts', [dataDir, processorsDir], profileArgs);
     children.push(procenv.child);
     const path = `/packageManager/listPackages?name=${PROCESSOR}`;
-    const procenvUrl = procenv.url + path;
 
-    // The reference answers exactly what procenv answered; fetch it first, then start the bare server with it.
-    const first = await fetch(procenvUrl, { headers: { 'x-session-token': token } });
+    // The references answer exactly what procenv answered; fetch it first, then start them with it.
+    const answer = await fetchAnswer(procenv.url + path, auth);
     const bodyFile = join(root, 'body.json');
-    writeFileSync(bodyFile, Buffer.from(await first.arrayBuffer()));
-    const bare = await startChild('bare-server.ts', [bodyFile, first.headers.get('content-type') ?? 'application/json']);
+    writeFileSync(bodyFile, answer.body);
+    const extra: string[] = [];
+    if (answer.etag && answer.gzipped) {
+      writeFileSync(join(root, 'body.json.gz'), answer.gzipped);
+      extra.push(answer.etag, join(root, 'body.json.gz'));
+    }
+    const koa = await startChild('koa-server.ts', [bodyFile, answer.contentType, ...extra]);
+    children.push(koa.child);
+    const bare = await startChild('bare-server.ts', [bodyFile, answer.contentType, ...extra]);
     children.push(bare.child);
-    const bareUrl = bare.url + path;
+    const urls = { procenv: procenv.url + path, koa: koa.url + path, bare: bare.url + path };
+    const pids = { procenv: procenv.child.pid, koa: koa.child.pid, bare: bare.child.pid };
 
-    const { body, contentType } = await verify(procenvUrl, bareUrl, token);
-    console.log(`listPackages: ${PACKAGES} packages, ${body.length} bytes, ${contentType}; both servers answer 200 with identical bodies; procenv answers 401 without the token`);
-    console.log(`load: autocannon, ${CONNECTIONS} connections, warm-up ${WARMUP} s each, ${ROUNDS} rounds × ${DURATION} s each, alternating\n`);
+    await verify(urls, auth, answer);
+    console.log(`node ${process.version}; ${wrkBinary} -t1 -c${CONNECTIONS}, warm-up ${WARMUP} s, ${ROUNDS} rounds × ${DURATION} s per server, rotated`);
+    console.log(`listPackages: ${PACKAGES} packages, ${answer.body.length} bytes${answer.gzipped ? ` (${answer.gzipped.length} gzipped)` : ''}, ${answer.contentType}${answer.etag ? `, ETag ${answer.etag}` : ', no ETag'}; the three servers answer identical bodies; procenv answers 401 without the token`);
 
-    const warmups = [await load(procenvUrl, token, WARMUP), await load(bareUrl, token, WARMUP)];
-    const warmupBad = warmups.reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0);
-    const rounds: { procenv: Round[]; bare: Round[] } = { procenv: [], bare: [] };
-    for (let r = 0; r < ROUNDS; r++) {
-      // Alternate which target goes first, so neither always follows the other.
-      const order = r % 2 === 0 ? (['procenv', 'bare'] as const) : (['bare', 'procenv'] as const);
-      for (const which of order) {
-        const target = which === 'procenv' ? procenv : bare;
-        const round = await load(target.url + path, token, DURATION, target.child.pid);
-        rounds[which].push(round);
-        const cpu = round.cpuUsPerReq === undefined ? '' : `  server CPU ${round.cpuUsPerReq.toFixed(0)} µs/req`;
-        console.log(`round ${r + 1} ${which.padEnd(7)} ${round.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${round.p50} ms  p99 ${round.p99} ms${cpu}  non-2xx ${round.non2xx}  errors ${round.errors}`);
-      }
-    }
+    const plain = await measure('plain answer', urls, pids, { ...auth, 'accept-encoding': 'identity' });
+    const extraPaths: [string, Record<TargetName, Summary>][] = [];
+    if (answer.etag) extraPaths.push(['304 (If-None-Match)', await measure('304: If-None-Match with the current ETag', urls, pids, { ...auth, 'if-none-match': answer.etag })]);
+    if (answer.gzipped) extraPaths.push(['gzip', await measure('gzip: Accept-Encoding: gzip', urls, pids, { ...auth, 'accept-encoding': 'gzip' })]);
 
-    const summary = (rs: Round[]) => ({
-      reqPerSec: median(rs.map((x) => x.reqPerSec)),
-      p50: median(rs.map((x) => x.p50)),
-      p99: median(rs.map((x) => x.p99)),
-      cpu: rs.every((x) => x.cpuUsPerReq !== undefined) ? median(rs.map((x) => x.cpuUsPerReq!)) : undefined,
-      bad: rs.reduce((n, x) => n + x.non2xx + x.errors + x.timeouts, 0),
-      requests: rs.reduce((n, x) => n + x.requests, 0),
-    });
-    const p = summary(rounds.procenv);
-    const b = summary(rounds.bare);
-    const ratio = p.reqPerSec / b.reqPerSec;
-    console.log('\n               req/s (median)   p50 ms   p99 ms   server CPU µs/req   requests   non-2xx+errors');
-    for (const [name, s] of [['procenv', p], ['bare node:http', b]] as const) {
-      const cpu = s.cpu === undefined ? '-' : s.cpu.toFixed(0);
-      console.log(`${name.padEnd(15)}${s.reqPerSec.toFixed(0).padStart(14)}${String(s.p50).padStart(9)}${String(s.p99).padStart(9)}${cpu.padStart(20)}${String(s.requests).padStart(11)}${String(s.bad).padStart(17)}`);
+    const all = [plain, ...extraPaths.map(([, s]) => s)];
+    const bad = all.reduce((n, s) => n + TARGETS.reduce((m, t) => m + s[t].bad, 0), 0);
+    console.log('\n== ratios (medians)');
+    for (const [label, s] of [['plain', plain] as const, ...extraPaths]) {
+      const cpu = s.procenv.cpu !== undefined && s.koa.cpu !== undefined ? `, CPU ${(s.procenv.cpu / s.koa.cpu).toFixed(2)} × Koa` : '';
+      console.log(`${label.padEnd(20)} procenv / Koa ${(s.procenv.reqPerSec / s.koa.reqPerSec).toFixed(2)} req/s${cpu}; procenv / bare node:http ${(s.procenv.reqPerSec / s.bare.reqPerSec).toFixed(2)} req/s`);
     }
-    // Each round's procenv figure against the bare figure measured next to it: drift between rounds cancels out.
-    const paired = rounds.procenv.map((x, i) => x.reqPerSec / rounds.bare[i]!.reqPerSec);
-    console.log(`\nper-round ratios: ${paired.map((x) => x.toFixed(2)).join(', ')} (median ${median(paired).toFixed(2)})`);
-    if (p.cpu !== undefined && b.cpu !== undefined) {
-      // CPU time per request moves far less than req/s when other work shares the machine.
-      console.log(`server CPU per request: procenv ${p.cpu.toFixed(0)} µs, bare ${b.cpu.toFixed(0)} µs (procenv costs ${(p.cpu / b.cpu).toFixed(1)}× the bare server)`);
-    }
-    const bad = p.bad + b.bad + warmupBad;
     if (bad > 0) {
-      console.log(`\nINVALID: ${bad} non-2xx responses or errors during the run (warm-up included)`);
+      console.log(`\nINVALID: ${bad} non-2xx responses or errors during the run`);
       return 1;
     }
-    const pass = ratio >= TARGET;
-    console.log(`\nratio procenv / bare = ${ratio.toFixed(2)} (target ≥ ${TARGET}): ${pass ? 'PASS' : 'FAIL'}`);
+    const reqRatio = plain.procenv.reqPerSec / plain.koa.reqPerSec;
+    const cpuRatio = plain.procenv.cpu !== undefined && plain.koa.cpu !== undefined ? plain.procenv.cpu / plain.koa.cpu : undefined;
+    const pass = reqRatio >= TARGET_REQ && (cpuRatio === undefined || cpuRatio <= TARGET_CPU);
+    console.log(`\nplain answer: procenv / Koa = ${reqRatio.toFixed(2)} req/s (target ≥ ${TARGET_REQ}), CPU ${cpuRatio === undefined ? 'n/a' : cpuRatio.toFixed(2)} × (target ≤ ${TARGET_CPU}): ${pass ? 'PASS' : 'FAIL'}`);
     return pass ? 0 : 1;
   } finally {
     for (const child of children) await stopChild(child);

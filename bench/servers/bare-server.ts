@@ -1,19 +1,22 @@
 /**
  * The reference: a bare node:http server answering the same bytes and content-type as procenv's listPackages,
  * for the same path, with nothing else to do. The body is sent as a ready Buffer, as a hand-written server would.
- * Usage: node --import tsx bench/servers/bare-server.ts <bodyFile> <contentType>
+ * With an ETag it answers `If-None-Match` with 304, and with a gzip file it sends that to clients that accept gzip,
+ * so that procenv's conditional and compressed paths have the same reference.
+ * Usage: node --import tsx bench/servers/bare-server.ts <bodyFile> <contentType> [<etag> <gzipFile>]
  * Prints one JSON line `{ "url": … }` on stdout once it listens.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const [bodyFile, contentType] = process.argv.slice(2);
+const [bodyFile, contentType, etag, gzipFile] = process.argv.slice(2);
 if (!bodyFile || !contentType) {
   process.stderr.write('usage: bare-server.ts <bodyFile> <contentType>\n');
   process.exit(2);
 }
 const body = readFileSync(bodyFile);
+const gzipped = gzipFile ? readFileSync(gzipFile) : undefined;
 const PATH = '/packageManager/listPackages';
 // procenv also sends an x-request-id (a UUID); the same header length keeps the bytes on the wire equal.
 const REQUEST_ID = '00000000-0000-4000-8000-000000000000';
@@ -25,8 +28,17 @@ const server = createServer((req, res) => {
     res.writeHead(404).end();
     return;
   }
-  res.writeHead(200, { 'x-request-id': REQUEST_ID, 'content-type': contentType, 'content-length': body.length });
-  res.end(body);
+  if (etag && req.headers['if-none-match'] === etag) {
+    res.writeHead(304, { 'x-request-id': REQUEST_ID, etag, vary: 'Accept-Encoding' }).end();
+    return;
+  }
+  const gzip = gzipped !== undefined && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+  const out = gzip ? gzipped : body;
+  res.writeHead(200, {
+    'x-request-id': REQUEST_ID, 'content-type': contentType, 'content-length': out.length,
+    ...(etag ? { etag, vary: 'Accept-Encoding' } : {}), ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+  });
+  res.end(out);
 });
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {

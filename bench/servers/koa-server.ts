@@ -1,0 +1,55 @@
+/**
+ * The Koa floor: a minimal Koa app (koa and @koa/router, one route) answering the same bytes and headers as
+ * procenv's listPackages, from a ready Buffer. Whatever procenv spends beyond this is procenv's own cost.
+ * With an ETag and a gzip file it answers conditional and compressed requests the same way (see bare-server.ts).
+ * Usage: node --import tsx bench/servers/koa-server.ts <bodyFile> <contentType> [<etag> <gzipFile>]
+ * Prints one JSON line `{ "url": … }` on stdout once it listens.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+
+const [bodyFile, contentType, etag, gzipFile] = process.argv.slice(2);
+if (!bodyFile || !contentType) {
+  process.stderr.write('usage: koa-server.ts <bodyFile> <contentType>\n');
+  process.exit(2);
+}
+const body = readFileSync(bodyFile);
+const gzipped = gzipFile ? readFileSync(gzipFile) : undefined;
+// procenv also sends an x-request-id (a UUID); the same header length keeps the bytes on the wire equal.
+const REQUEST_ID = '00000000-0000-4000-8000-000000000000';
+
+const app = new Koa();
+const router = new Router();
+router.get('/packageManager/listPackages', (ctx) => {
+  ctx.set('x-request-id', REQUEST_ID);
+  if (etag) {
+    ctx.set('ETag', etag);
+    ctx.set('Vary', 'Accept-Encoding');
+    if (ctx.get('if-none-match') === etag) {
+      ctx.status = 304;
+      return;
+    }
+  }
+  ctx.type = contentType;
+  if (gzipped && /\bgzip\b/.test(ctx.get('accept-encoding'))) {
+    ctx.set('Content-Encoding', 'gzip');
+    ctx.body = gzipped;
+  } else {
+    ctx.body = body;
+  }
+});
+app.use(router.routes());
+const server = createServer(app.callback());
+server.keepAliveTimeout = 65_000;
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo;
+  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
+});
+process.once('SIGTERM', () => {
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+  server.closeAllConnections();
+});

@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import test from 'ava';
+import got from 'got';
+import { SAMPLES_DIR } from '../helpers/service.ts';
+
+// The installed `procenv` command runs the compiled JavaScript of dist/ (built by `npm install` through `prepare`),
+// not the TypeScript sources: no compile step at every start, and no tsx in the service's process.
+
+const REPO = new URL('../../', import.meta.url).pathname;
+const COMPILED = join(REPO, 'dist', 'cli.js');
+
+// dist/ is built by `npm install`/`npm ci` (prepare); a checkout installed with --ignore-scripts has none.
+const built = existsSync(COMPILED);
+const compiledTest = built ? test : test.skip;
+
+compiledTest(`bin/procenv.js serves from dist/: it listens, answers and stops on SIGTERM${built ? '' : ' (skipped: dist/ is not built; npm run build)'}`, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'procenv-compiled-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  cpSync(SAMPLES_DIR, join(root, 'processors'), { recursive: true });
+  const child = spawn(process.execPath, [join(REPO, 'bin', 'procenv.js'), 'serve'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME, PIP_CONFIG_FILE: '/dev/null', PROCENV_PORT: '0', PROCENV_LOG_LEVEL: 'info',
+      PROCENV_DATA_DIR: join(root, 'data'), PROCENV_PROCESSORS_DIR: join(root, 'processors'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line within 60 s; stderr: ${stderr}`)), 60_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(line);
+      if (m && line.includes('listening')) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+  });
+  const res = await got(`${url}/packageManager/listPackages?name=sample_pip`, { throwHttpErrors: false, retry: { limit: 0 } });
+  t.is(res.statusCode, 401, 'the compiled service answers, and asks for a session');
+  child.kill('SIGTERM');
+  t.is(await exited, 0, stderr);
+});
