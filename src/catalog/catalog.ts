@@ -7,6 +7,7 @@ import { ConflictError, UnreadableFileError } from '../domain/errors.ts';
 import { mergePackages, parsePackagesInfo, type ManagerVersion } from '../domain/packages.ts';
 import { isValidProcessorName, type Processor } from '../domain/processor.ts';
 import type { Store } from '../store/types.ts';
+import { CachedAnswer } from '../util/cached-answer.ts';
 import {
   DEFAULT_LIMITS, ENV_ACTIONS, PACKAGES_INFO, PROCESSOR_JSON, historyLines, processorFolder, readProcessorJson, removeEnvActions, writeFileAtomic, type FileLimits,
 } from './files.ts';
@@ -19,7 +20,7 @@ export type Snapshot =
   | { state: 'missing' }
   | { state: 'empty' }
   | { state: 'unreadable'; error: UnreadableFileError }
-  | { state: 'ok'; managerVersion?: ManagerVersion; listBody: Buffer };
+  | { state: 'ok'; managerVersion?: ManagerVersion; list: CachedAnswer };
 
 const WATCHED_FILES = new Set([PACKAGES_INFO, PROCESSOR_JSON, ENV_ACTIONS]);
 /** The problem-list entry of a folder's environment (a `python` not allowed, an environment leading out). */
@@ -36,10 +37,11 @@ export interface CatalogOptions {
   environmentProblem?: (processor: Processor, folder: string) => string | undefined;
 }
 
-/** One cached history: the lines, and the identity of the file they were read from. */
+/** One cached history: the lines, the identity of the file they were read from, and the lines as a JSON answer. */
 interface CachedHistory {
   key: string;
   lines: string[];
+  answer?: CachedAnswer;
 }
 const SETTLE_MS = 150;
 
@@ -168,10 +170,21 @@ export class ProcessorCatalog extends EventEmitter {
    * A refused file (a link, a FIFO, over catalog.maxEnvActionsBytes) is UnreadableFileError HISTORY_UNREADABLE.
    */
   history(name: string): string[] {
+    return this.cachedHistory(name).lines;
+  }
+
+  /** The history as environmentActions answers it (a JSON list), serialised once per change of the file. */
+  historyAnswer(name: string): CachedAnswer {
+    const cached = this.cachedHistory(name);
+    cached.answer ??= CachedAnswer.of(JSON.stringify(cached.lines));
+    return cached.answer;
+  }
+
+  private cachedHistory(name: string): CachedHistory {
     const folder = this.folderOf(name);
     const key = fileKey(folder, ENV_ACTIONS);
     const hit = this.histories.get(name);
-    if (hit && hit.key === key) return hit.lines;
+    if (hit && hit.key === key) return hit;
     const read = readTenantFile(folder, ENV_ACTIONS, this.limits.envActionsBytes, 'catalog.maxEnvActionsBytes');
     if (read.state === 'refused') {
       this.histories.delete(name);
@@ -181,8 +194,9 @@ export class ProcessorCatalog extends EventEmitter {
     this.problemList.clear(name, ENV_ACTIONS);
     const lines = read.state === 'ok' ? historyLines(read.text) : [];
     if (this.histories.size >= 10_000) this.histories.clear();
-    this.histories.set(name, { key, lines });
-    return lines;
+    const entry = { key, lines };
+    this.histories.set(name, entry);
+    return entry;
   }
 
   /**
@@ -223,7 +237,7 @@ export class ProcessorCatalog extends EventEmitter {
     try {
       const info = parsePackagesInfo(text);
       const list = mergePackages(info);
-      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), listBody: Buffer.from(JSON.stringify(list)) };
+      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), list: CachedAnswer.of(JSON.stringify(list)) };
     } catch (err) {
       if (err instanceof UnreadableFileError) {
         this.log.warn({ processor: name, code: err.code }, 'packagesInfo.json unreadable');

@@ -11,7 +11,11 @@ import { formatUpdateCommand, parseUpdateCommand, type UpdateCommand } from '../
 import type { Caller } from '../domain/user.ts';
 import type { ManagerRegistry } from '../managers/types.ts';
 import type { Store } from '../store/types.ts';
+import { CachedAnswer } from '../util/cached-answer.ts';
 import { LiveVersionCache } from './live-versions.ts';
+
+/** listPackages of a processor without packagesInfo.json (WASDI answers an empty list). */
+const NO_PACKAGES = CachedAnswer.of('[]');
 
 /** A batch larger than this is refused (one operation holds the processor's queue for its whole length). */
 export const MAX_COMMANDS = 50;
@@ -107,13 +111,16 @@ export class EnvironmentService {
     return processor;
   }
 
-  /** The answer of listPackages, serialised once per change of the file (a Buffer: no re-encoding per request). */
-  async listPackagesBody(caller: Caller, name: string): Promise<Buffer | string> {
+  /**
+   * The answer of listPackages, serialised once per change of the file (a Buffer: no re-encoding per request), with
+   * its ETag and compressed forms kept beside it.
+   */
+  async listPackagesAnswer(caller: Caller, name: string): Promise<CachedAnswer> {
     await this.processorForRead(caller, name);
     const snap = this.catalog.snapshot(name);
     switch (snap.state) {
-      case 'ok': return snap.listBody;
-      case 'missing': return '[]';
+      case 'ok': return snap.list;
+      case 'missing': return NO_PACKAGES;
       case 'empty': throw new UnreadableFileError('SNAPSHOT_EMPTY', 'packagesInfo.json is empty');
       case 'unreadable': throw snap.error;
     }
@@ -141,10 +148,10 @@ export class EnvironmentService {
   }
 
   /** The history, kept in memory by the catalog and read again only when the file changes (never per request). */
-  async environmentActions(caller: Caller, name: string): Promise<{ lines: string[]; epoch: string }> {
+  async environmentActions(caller: Caller, name: string): Promise<{ lines: string[]; answer: CachedAnswer; epoch: string }> {
     await this.processorForRead(caller, name);
     if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'environmentActions is served by the main node only');
-    return { lines: this.catalog.history(name), epoch: await this.store.findHistoryEpoch(name) };
+    return { lines: this.catalog.history(name), answer: this.catalog.historyAnswer(name), epoch: await this.store.findHistoryEpoch(name) };
   }
 
   /**

@@ -245,7 +245,7 @@ test.serial('a snapshot deleted shortly after it was re-created answers [] withi
     const deletedAgain = new Promise<void>((resolve) => {
       const onSnapshot = () => {
         const snap = svc.catalog.snapshot(SAMPLES.pip.name);
-        if (snap.state !== 'ok' || !snap.listBody.toString().includes(`new${round}`)) return;
+        if (snap.state !== 'ok' || !snap.list.body.toString().includes(`new${round}`)) return;
         svc.catalog.off('snapshot', onSnapshot);
         rmSync(file, { force: true });
         resolve();

@@ -4,7 +4,11 @@ import type { EnvironmentService } from '../../services/environments.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import { HISTORY_EPOCH_HEADER } from '../../nodes/cluster-headers.ts';
 import { MethodNotAllowedError } from '../../domain/errors.ts';
+import { CachedAnswer } from '../../util/cached-answer.ts';
+import { sendAnswer } from '../answers.ts';
 import { queryParam } from '../params.ts';
+
+const NO_VERSION = CachedAnswer.of('');
 
 export interface PackageManagerDeps {
   sessions: SessionService;
@@ -33,26 +37,24 @@ export function packageManagerRoutes({ sessions, environments }: PackageManagerD
   router.get('/packageManager/listPackages', async (ctx) => {
     const user = await caller(ctx);
     const name = queryParam(ctx, 'name', { required: true });
-    ctx.type = 'application/json';
-    ctx.body = await environments.listPackagesBody(user, name);
+    sendAnswer(ctx, await environments.listPackagesAnswer(user, name), { compress: true });
   });
 
   router.get('/packageManager/managerVersion', async (ctx) => {
     const user = await caller(ctx);
     const name = queryParam(ctx, 'name', { required: true });
     const version = await environments.managerVersion(user, name);
-    ctx.status = 200;
-    ctx.type = 'application/json';
     // WASDI answers `Response.ok(null)`: 200 with an empty body when there is no snapshot (§1.3).
-    ctx.body = version === undefined ? '' : JSON.stringify(version);
+    sendAnswer(ctx, version === undefined ? NO_VERSION : CachedAnswer.of(JSON.stringify(version)));
   });
 
   router.get('/packageManager/environmentActions', async (ctx) => {
     const user = await caller(ctx);
     const name = queryParam(ctx, 'name', { required: true });
-    const { lines, epoch } = await environments.environmentActions(user, name);
+    const { answer, epoch } = await environments.environmentActions(user, name);
     ctx.set(HISTORY_EPOCH_HEADER, epoch);
-    ctx.body = lines;
+    // A reset starts a new epoch, possibly with the same lines: the ETag names both.
+    sendAnswer(ctx, answer, { compress: true, etag: `"${answer.etag.slice(1, -1)}.${epoch}"` });
   });
 
   router.get('/packageManager/environmentupdate', async (ctx) => {
