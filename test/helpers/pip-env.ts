@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { Limiter } from '../../src/util/limiter.ts';
@@ -92,4 +93,23 @@ export async function processesMentioning(text: string): Promise<number[]> {
     }
   }
   return pids;
+}
+
+/**
+ * Makes `<venv>/bin/python` a stand-in interpreter (a shell script: one that hangs, one that is slow): the script
+ * is written beside the processors folder, never inside it (procenv refuses a venv interpreter that resolves to a
+ * file in the processors folder, which a tenant could have written), and `bin/python` links to it. `$0` in the
+ * script is the venv's `bin/python`, so `"$(dirname "$0")/python3"` is the venv's real interpreter.
+ */
+export function standInPython(venv: string, name: string, script: string): void {
+  const outside = join(dirname(dirname(dirname(venv))), `${name}-${basename(dirname(venv))}`);
+  writeFileSync(outside, script, { mode: 0o755 });
+  rmSync(join(venv, 'bin', 'python'), { force: true });
+  symlinkSync(outside, join(venv, 'bin', 'python'));
+}
+
+/** Gives `<venv>/bin/python` back its real interpreter (the venv's python3 link) after `standInPython`. */
+export function realPython(venv: string): void {
+  rmSync(join(venv, 'bin', 'python'), { force: true });
+  symlinkSync('python3', join(venv, 'bin', 'python'));
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync,
+  copyFileSync, cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { createLogger } from '../../src/logger.ts';
 import { OperationWorker } from '../../src/queue/worker.ts';
 import { SqliteStore } from '../../src/store/embedded/sqlite-store.ts';
 import { EMBEDDED_STORE_FILE } from '../../src/store/open.ts';
-import { cleanPipEnv, createTemplateVenv, type TemplateVenv } from '../helpers/pip-env.ts';
+import { cleanPipEnv, createTemplateVenv, standInPython, type TemplateVenv } from '../helpers/pip-env.ts';
 import { PIP_PROCESSOR_ID } from '../helpers/pip-service.ts';
 import { SAMPLES_DIR } from '../helpers/service.ts';
 import { buildWheel } from '../helpers/wheels.ts';
@@ -78,10 +78,7 @@ async function serve(t: ExecutionContext, options: { env?: Record<string, string
   const venv = join(folder, '.venv');
   await template.copyTo(venv);
   if (options.slowPythonMs) {
-    const python = join(venv, 'bin', 'python');
-    writeFileSync(join(venv, 'bin', 'python-slow'), `#!/bin/sh\nsleep ${options.slowPythonMs / 1000}\nexec "$(dirname "$0")/python3" "$@"\n`, { mode: 0o755 });
-    rmSync(python);
-    symlinkSync('python-slow', python);
+    standInPython(venv, 'python-slow', `#!/bin/sh\nsleep ${options.slowPythonMs / 1000}\nexec "$(dirname "$0")/python3" "$@"\n`);
   }
   const storeFile = join(dataDir, EMBEDDED_STORE_FILE);
   const store = new SqliteStore(storeFile);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -8,7 +8,7 @@ import { createSession } from '../../src/cli.ts';
 import type { Operation } from '../../src/domain/operation.ts';
 import { SqliteStore } from '../../src/store/embedded/sqlite-store.ts';
 import { EMBEDDED_STORE_FILE } from '../../src/store/open.ts';
-import { cleanPipEnv, createTemplateVenv } from '../helpers/pip-env.ts';
+import { cleanPipEnv, createTemplateVenv, realPython, standInPython } from '../helpers/pip-env.ts';
 import { PIP_PROCESSOR_ID } from '../helpers/pip-service.ts';
 import { SAMPLES_DIR } from '../helpers/service.ts';
 import { buildWheel } from '../helpers/wheels.ts';
@@ -68,11 +68,8 @@ test('kill -9 while an operation runs: after a restart it ends ERROR, its pip is
     await buildWheel(wheels, 'pe-beta', '0.5');
     const venv = join(processorsDir, 'sample_pip', '.venv');
     await template.copyTo(venv);
-    const python = join(venv, 'bin', 'python');
     // The first operation's pip hangs (a stand-in interpreter that sleeps), so the kill lands mid-command.
-    writeFileSync(join(venv, 'bin', 'python-hang'), '#!/bin/sh\nexec sleep 300\n', { mode: 0o755 });
-    rmSync(python);
-    symlinkSync('python-hang', python);
+    standInPython(venv, 'python-hang', '#!/bin/sh\nexec sleep 300\n');
 
     const store = new SqliteStore(join(dataDir, EMBEDDED_STORE_FILE));
     await store.saveUser({ userId: 'demo', role: 'USER' });
@@ -109,8 +106,7 @@ test('kill -9 while an operation runs: after a restart it ends ERROR, its pip is
     });
     await store2.close();
     // pip works again for what runs after the restart.
-    rmSync(python);
-    symlinkSync('python3', python);
+    realPython(venv);
 
     const second = await serve(env);
     children.push(second.child);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { createTemplateVenv, installedPackages, type TemplateVenv } from '../helpers/pip-env.ts';
+import { createTemplateVenv, installedPackages, standInPython, type TemplateVenv } from '../helpers/pip-env.ts';
 import { PIP_PROCESSOR, startPipService } from '../helpers/pip-service.ts';
 
 // Real pip in real virtual environments, with wheels each test builds; no network.
@@ -172,13 +172,9 @@ test.serial('a queued operation is cancelled at once and a running one is killed
   // A venv whose python hangs stands for a pip that hangs: the first operation runs (and hangs), the second waits.
   const svc = await startPipService(template, WHEELS);
   try {
-    const python = join(svc.venv, 'bin', 'python');
     const real = readFileSync(join(svc.venv, 'pyvenv.cfg'), 'utf8');
     t.truthy(real);
-    writeFileSync(join(svc.venv, 'bin', 'python-hang'), '#!/bin/sh\nexec sleep 300\n', { mode: 0o755 });
-    const { rmSync, symlinkSync } = await import('node:fs');
-    rmSync(python);
-    symlinkSync('python-hang', python);
+    standInPython(svc.venv, 'python-hang', '#!/bin/sh\nexec sleep 300\n');
     const running = await svc.update('addPackage/pe-beta/');
     const queued = await svc.update('addPackage/pe-gamma/');
     const deadline = Date.now() + 10_000;
@@ -202,10 +198,7 @@ test.serial('a queued operation is cancelled at once and a running one is killed
 test.serial('a package manager that hangs is stopped at the time limit and the operation ends ERROR with the reason', async (t) => {
   const svc = await startPipService(template, WHEELS, { 'queue.commandTimeoutSeconds': 1 });
   try {
-    const { rmSync, symlinkSync } = await import('node:fs');
-    writeFileSync(join(svc.venv, 'bin', 'python-hang'), '#!/bin/sh\nexec sleep 300\n', { mode: 0o755 });
-    rmSync(join(svc.venv, 'bin', 'python'));
-    symlinkSync('python-hang', join(svc.venv, 'bin', 'python'));
+    standInPython(svc.venv, 'python-hang', '#!/bin/sh\nexec sleep 300\n');
     const op = await svc.waitFor(await svc.update('addPackage/pe-beta/'), 30_000);
     t.is(op.status, 'ERROR');
     t.is(op.error?.code, 'COMMAND_TIMEOUT');
@@ -259,10 +252,7 @@ test.serial('a package the configured index does not have is refused with 400 be
 test.serial('a graceful stop during an operation ends it INTERRUPTED and leaves a refresh queued for the next start', async (t) => {
   const svc = await startPipService(template, WHEELS);
   try {
-    const { rmSync, symlinkSync } = await import('node:fs');
-    writeFileSync(join(svc.venv, 'bin', 'python-hang'), '#!/bin/sh\nexec sleep 300\n', { mode: 0o755 });
-    rmSync(join(svc.venv, 'bin', 'python'));
-    symlinkSync('python-hang', join(svc.venv, 'bin', 'python'));
+    standInPython(svc.venv, 'python-hang', '#!/bin/sh\nexec sleep 300\n');
     const id = await svc.update('addPackage/pe-beta/');
     const deadline = Date.now() + 10_000;
     while ((await svc.get(`operations/${id}`)).body.status !== 'RUNNING' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
