@@ -1,5 +1,5 @@
-import { chmodSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import test from 'ava';
 import { cleanPipEnv, createTemplateVenv, type TemplateVenv } from '../helpers/pip-env.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
@@ -16,20 +16,18 @@ test.before(async () => {
 test.after.always(() => template?.remove());
 
 /**
- * A real venv whose `bin/python` links to a wrapper around the venv's own interpreter that notes each start and end
- * in a log (and lingers a little, as pip's start-up does on a busy node): real pip answers, and the test can count
- * the processes and how many ran at once. The wrapper lives outside the processors folder, as an interpreter must
- * (procenv refuses a `bin/python` that resolves to a file a tenant could have written).
+ * A real venv whose `bin/python` is a wrapper around the venv's own interpreter that notes each start and end in
+ * `calls.log` (and lingers a little, as pip's start-up does on a busy node): real pip answers, and the test can
+ * count the processes and how many ran at once.
  */
-async function countedVenv(folder: string, log: string): Promise<string> {
+async function countedVenv(folder: string, log = join(folder, 'calls.log')): Promise<string> {
   const venv = join(folder, '.venv');
   await template.copyTo(venv);
+  const wrapper = join(venv, 'bin', 'python');
+  rmSync(wrapper);
   const tag = basename(folder);
-  const wrapper = join(dirname(dirname(folder)), `python-wrapper-${tag}`);
   writeFileSync(wrapper, `#!/bin/sh\necho "start ${tag}" >> '${log}'\n'${join(venv, 'bin', 'python3')}' "$@"\nstatus=$?\nsleep 0.2\necho "end ${tag}" >> '${log}'\nexit $status\n`);
   chmodSync(wrapper, 0o755);
-  rmSync(join(venv, 'bin', 'python'));
-  symlinkSync(wrapper, join(venv, 'bin', 'python'));
   writeFileSync(log, '', { flag: 'a' });
   return log;
 }
@@ -59,7 +57,7 @@ test('60 parallel managerVersion calls on an empty snapshot start one pip proces
   const svc = await startTestService({}, { worker: false, managerEnv: cleanPipEnv() });
   t.teardown(() => svc.close());
   const folder = join(svc.config.processorsDir, SAMPLES.pip.name);
-  const log = await countedVenv(folder, join(svc.root, 'calls.log'));
+  const log = await countedVenv(folder);
   writeFileSync(join(folder, 'packagesInfo.json'), '');
   const headers = await reader(svc);
   // Let the watcher report that write first: a change seen later rightly makes the next call ask pip again.

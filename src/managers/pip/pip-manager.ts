@@ -1,5 +1,4 @@
-import { realpathSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { InvalidInputError } from '../../domain/errors.ts';
 import { isAllowedPython } from '../../domain/processor.ts';
@@ -77,8 +76,7 @@ export class PipManager implements PackageManager {
     if (python && !isAllowedPython(python, this.options.python, this.options.allowedPythons ?? [])) {
       return `processor.json names the interpreter "${python.slice(0, 120)}", which pip.allowedPythons does not allow`;
     }
-    return environmentLocationProblem(env.folder, this.options.venvDir, `pip.venvDir "${this.options.venvDir}"`)
-      ?? interpreterProblem(env.folder, this.venvDirOf(env));
+    return environmentLocationProblem(env.folder, this.options.venvDir, `pip.venvDir "${this.options.venvDir}"`);
   }
 
   venvDirOf(env: Environment): string {
@@ -219,25 +217,4 @@ export class PipManager implements PackageManager {
     if (error) throw error;
     return result;
   }
-}
-
-/**
- * procenv runs `<venv>/bin/python -m pip`. In a venv made by `python -m venv` that is a link to the base interpreter;
- * a tenant could instead put a script there (or a link to another tenant's), and procenv would run it. The
- * interpreter must resolve outside the processors folder: to an interpreter of the machine, never to a file a
- * tenant wrote. (A venv made with `--copies` holds a copy of the interpreter and is refused for the same reason.)
- */
-export function interpreterProblem(folder: string, venvDir: string): string | undefined {
-  let target: string;
-  try {
-    target = realpathSync(venvPython(venvDir));
-  } catch {
-    return undefined; // no interpreter yet: the venv is created by procenv itself
-  }
-  const processorsDir = dirname(resolve(folder));
-  const rel = relative(processorsDir, target);
-  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
-    return `${join(basename(venvDir), 'bin', 'python')} resolves to a file inside the processors folder, not to an interpreter of the machine`;
-  }
-  return undefined;
 }
