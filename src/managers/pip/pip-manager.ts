@@ -10,7 +10,6 @@ import { environmentLocationProblem } from '../environment-location.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
 import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
-import { uninstallRecordProblem } from './pip-records.ts';
 import { ensureVenv, venvPython, venvState } from './pip-venv.ts';
 
 export interface PipManagerOptions {
@@ -153,9 +152,7 @@ export class PipManager implements PackageManager {
     const argv = commands.map((command) => this.commandArgs(command));
     for (const [index, args] of argv.entries()) {
       const command = commands[index]!;
-      const details = { updateCommand: formatUpdateCommand(command), index };
-      // install and uninstall both can delete what uninstall records list (install replaces old versions).
-      await this.pip(env, args, ctx, `pip ${args[0]} ${args.at(-1)}`, details, true);
+      await this.pip(env, args, ctx, `pip ${args[0]} ${args.at(-1)}`, { updateCommand: formatUpdateCommand(command), index });
     }
   }
 
@@ -196,13 +193,8 @@ export class PipManager implements PackageManager {
   }
 
   /** Runs `<venv>/bin/python -m pip <args>` (common flags added where missing); throws unless pip succeeded. */
-  private async pip(env: Environment, args: string[], ctx: RunContext, what: string, details: Record<string, unknown> = {}, mayUninstall = false): Promise<CommandResult> {
+  private async pip(env: Environment, args: string[], ctx: RunContext, what: string, details: Record<string, unknown> = {}): Promise<CommandResult> {
     const dir = await this.ensureEnvironment(env, ctx);
-    // Checked right before the run, after the venv exists: its records are the tenant's (see pip-records.ts).
-    const recordProblem = mayUninstall ? await uninstallRecordProblem(env.folder, dir) : undefined;
-    if (recordProblem) {
-      throw new ManagerError('ENVIRONMENT_REFUSED', `the environment is refused: pip.venvDir "${this.options.venvDir}": ${recordProblem}`, { details: { ...details, processor: env.processor.name } });
-    }
     const c = this.context(ctx);
     const withFlags = args.includes(COMMON_FLAGS[0]!) ? args : [args[0]!, ...COMMON_FLAGS, ...args.slice(1)];
     const result = await runCommand(venvPython(dir), ['-m', 'pip', ...withFlags], {
