@@ -97,8 +97,7 @@ export async function processesMentioning(text: string): Promise<number[]> {
 
 /**
  * Makes `<venv>/bin/python` a stand-in interpreter (a shell script: one that hangs, one that is slow): the script
- * is written beside the processors folder, never inside it (procenv refuses a venv interpreter that resolves to a
- * file in the processors folder, which a tenant could have written), and `bin/python` links to it. `$0` in the
+ * is written beside the processors folder, as the machine's interpreter would be, and `bin/python` links to it. `$0` in the
  * script is the venv's `bin/python`, so `"$(dirname "$0")/python3"` is the venv's real interpreter.
  */
 export function standInPython(venv: string, name: string, script: string): void {
