@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import got, { type Got } from 'got';
+import type { Logger } from 'pino';
 import { createSession, SAMPLES_DIR } from '../../src/cli.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config, ConfigKey } from '../../src/config/schema.ts';
@@ -39,11 +40,16 @@ export interface TestServiceOptions {
   worker?: boolean;
   /** The environment package-manager processes start with (see `cleanPipEnv()` in pip-env.ts). */
   managerEnv?: NodeJS.ProcessEnv;
+  /** The service's logger (default: one at the config's level on standard output). */
+  log?: Logger;
+  /** Runs on the copied processors folder before the service starts (what the start-up scan must find). */
+  beforeStart?: (processorsDir: string) => void;
 }
 
 export async function startTestService(overrides: Partial<Record<ConfigKey, unknown>> = {}, options: TestServiceOptions = {}): Promise<TestService> {
   const { config, root } = testConfig(overrides);
-  const service = await startService(config, { log: createLogger(config.logLevel), ...(options.managerEnv ? { managerEnv: options.managerEnv } : {}) });
+  options.beforeStart?.(config.processorsDir);
+  const service = await startService(config, { log: options.log ?? createLogger(config.logLevel), ...(options.managerEnv ? { managerEnv: options.managerEnv } : {}) });
   // Nothing is queued before startService resolves, so stopping here means nothing is ever claimed.
   if (options.worker === false) await service.worker.stop();
   const http = got.extend({ prefixUrl: service.url, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 } });

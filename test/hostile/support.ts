@@ -1,12 +1,8 @@
-import { rmSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { ExecutionContext } from 'ava';
-import got from 'got';
-import { createSession } from '../../src/cli.ts';
 import type { ConfigKey } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/logger.ts';
-import { startService } from '../../src/main.ts';
-import { testConfig, type TestService } from '../helpers/service.ts';
+import { startTestService, type TestService } from '../helpers/service.ts';
 
 export { pollUntil, rawGet, json, writeProcessorFolder, SAMPLES } from '../http/support.ts';
 
@@ -29,8 +25,6 @@ export interface HostileService extends TestService {
  */
 export async function hostileService(t: ExecutionContext, overrides: Partial<Record<ConfigKey, unknown>> = {},
   options: { worker?: boolean; managerEnv?: NodeJS.ProcessEnv; before?: (processorsDir: string) => void } = {}): Promise<HostileService> {
-  const { config, root } = testConfig({ logLevel: 'warn', ...overrides });
-  options.before?.(config.processorsDir);
   const logs: LogEntry[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -38,24 +32,17 @@ export async function hostileService(t: ExecutionContext, overrides: Partial<Rec
       done();
     },
   });
-  const service = await startService(config, { log: createLogger('warn', sink), ...(options.managerEnv ? { managerEnv: options.managerEnv } : {}) });
-  if (options.worker === false) await service.worker.stop();
-  const http = got.extend({ prefixUrl: service.url, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 } });
+  const service = await startTestService({ logLevel: 'warn', ...overrides }, {
+    log: createLogger('warn', sink),
+    ...(options.worker === undefined ? {} : { worker: options.worker }),
+    ...(options.managerEnv ? { managerEnv: options.managerEnv } : {}),
+    ...(options.before ? { beforeStart: options.before } : {}),
+  });
   const svc: HostileService = Object.assign(service, {
-    root,
-    http,
     logs,
-    async login(userId: string, opts: { admin?: boolean } = {}) {
-      await service.store.saveUser({ userId, role: opts.admin ? 'ADMIN' : 'USER' });
-      return createSession(service.store, userId);
-    },
-    async close() {
-      await service.stop();
-      rmSync(root, { recursive: true, force: true });
-    },
     async get(path: string, token: string, searchParams?: Record<string, string>) {
       const started = performance.now();
-      const res = await http.get(path.replace(/^\//, ''), { headers: { 'x-session-token': token }, ...(searchParams ? { searchParams } : {}) });
+      const res = await service.http.get(path.replace(/^\//, ''), { headers: { 'x-session-token': token }, ...(searchParams ? { searchParams } : {}) });
       let body: unknown = res.body;
       try {
         body = JSON.parse(res.body);
