@@ -6,20 +6,12 @@
  * Usage: node --import tsx bench/servers/bare-server.ts <bodyFile> <contentType> [<etag> <gzipFile>]
  * Prints one JSON line `{ "url": … }` on stdout once it listens.
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { REQUEST_ID, referenceAnswer } from './reference-answer.ts';
 
-const [bodyFile, contentType, etag, gzipFile] = process.argv.slice(2);
-if (!bodyFile || !contentType) {
-  process.stderr.write('usage: bare-server.ts <bodyFile> <contentType>\n');
-  process.exit(2);
-}
-const body = readFileSync(bodyFile);
-const gzipped = gzipFile ? readFileSync(gzipFile) : undefined;
+const { body, contentType, etag, gzipped } = referenceAnswer('bare-server.ts');
 const PATH = '/packageManager/listPackages';
-// procenv also sends an x-request-id (a UUID); the same header length keeps the bytes on the wire equal.
-const REQUEST_ID = '00000000-0000-4000-8000-000000000000';
 
 const server = createServer((req, res) => {
   const url = req.url ?? '';

@@ -5,21 +5,13 @@
  * Usage: node --import tsx bench/servers/koa-server.ts <bodyFile> <contentType> [<etag> <gzipFile>]
  * Prints one JSON line `{ "url": … }` on stdout once it listens.
  */
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { REQUEST_ID, referenceAnswer } from './reference-answer.ts';
 import Router from '@koa/router';
 import Koa from 'koa';
 
-const [bodyFile, contentType, etag, gzipFile] = process.argv.slice(2);
-if (!bodyFile || !contentType) {
-  process.stderr.write('usage: koa-server.ts <bodyFile> <contentType>\n');
-  process.exit(2);
-}
-const body = readFileSync(bodyFile);
-const gzipped = gzipFile ? readFileSync(gzipFile) : undefined;
-// procenv also sends an x-request-id (a UUID); the same header length keeps the bytes on the wire equal.
-const REQUEST_ID = '00000000-0000-4000-8000-000000000000';
+const { body, contentType, etag, gzipped } = referenceAnswer('koa-server.ts');
 
 const app = new Koa();
 const router = new Router();
