@@ -16,6 +16,8 @@ interface BadInput {
   /** Added to (or replacing) the owner's session header. */
   headers?: Record<string, string>;
   method?: string;
+  /** Node's parser refuses the request and closes the connection: a reset before the answer counts as refused. */
+  orReset?: boolean;
 }
 
 const PIP = SAMPLES.pip;
@@ -80,8 +82,10 @@ const BAD_INPUTS: BadInput[] = [
   { title: 'a 10 KB name', path: `/packageManager/listPackages?name=${'a'.repeat(10_240)}`, status: 400, code: 'PARAMETER_TOO_LONG' },
   { title: 'a 600-character command', path: update(`addPackage/${'a'.repeat(588)}/`), ...BAD_COMMAND },
   { title: 'a 2 KB command', path: update(`addPackage/${'a'.repeat(2048)}/`), status: 400, code: 'PARAMETER_TOO_LONG' },
-  // Node's parser limits the request line and headers to 16 KB and answers 431 before the application sees it.
-  { title: 'a 100 KB query string', path: `/packageManager/listPackages?name=sample_pip&pad=${'x'.repeat(100 * 1024)}`, status: 431 },
+  // Node's parser limits the request line and headers to 16 KB and answers 431 before the application sees it. It
+  // then closes the socket while the rest of the request is still arriving, and the kernel may turn that into a
+  // reset that overtakes the 431: either way the request never reached procenv.
+  { title: 'a 100 KB query string', path: `/packageManager/listPackages?name=sample_pip&pad=${'x'.repeat(100 * 1024)}`, status: 431, orReset: true },
   // Bad encodings.
   { title: 'a truncated UTF-8 escape (%E0%A4%A) as the command', path: update('%E0%A4%A'), ...BAD_COMMAND },
   { title: 'an invalid escape (%ZZ) as the command', path: update('addPackage/%ZZ/'), ...BAD_COMMAND },
@@ -104,10 +108,15 @@ for (const input of BAD_INPUTS) {
     const token = await svc.login('demo');
     const before = hashTree(svc.config.processorsDir);
 
-    const res = await rawGet(svc, input.path, { ...tokenHeader(token), ...input.headers }, input.method);
-    if (input.code) assertError(t, res, input.status, input.code);
-    else t.is(res.status, input.status);
-    t.true(res.status >= 400 && res.status < 500);
+    const res = await rawGet(svc, input.path, { ...tokenHeader(token), ...input.headers }, input.method).catch((err: NodeJS.ErrnoException) => {
+      if (input.orReset && err.code === 'ECONNRESET') return undefined;
+      throw err;
+    });
+    if (res) {
+      if (input.code) assertError(t, res, input.status, input.code);
+      else t.is(res.status, input.status);
+      t.true(res.status >= 400 && res.status < 500);
+    }
 
     const good = await rawGet(svc, endpointPath('listPackages', PIP), tokenHeader(token));
     t.is(good.status, 200, 'the service still serves');
