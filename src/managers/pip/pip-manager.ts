@@ -1,4 +1,5 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { InvalidInputError } from '../../domain/errors.ts';
 import { isAllowedPython } from '../../domain/processor.ts';
@@ -10,6 +11,7 @@ import { environmentLocationProblem } from '../environment-location.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
 import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
+import { uninstallRecordProblem } from './pip-records.ts';
 import { ensureVenv, venvPython, venvState } from './pip-venv.ts';
 
 export interface PipManagerOptions {
@@ -75,7 +77,8 @@ export class PipManager implements PackageManager {
     if (python && !isAllowedPython(python, this.options.python, this.options.allowedPythons ?? [])) {
       return `processor.json names the interpreter "${python.slice(0, 120)}", which pip.allowedPythons does not allow`;
     }
-    return environmentLocationProblem(env.folder, this.options.venvDir, `pip.venvDir "${this.options.venvDir}"`);
+    return environmentLocationProblem(env.folder, this.options.venvDir, `pip.venvDir "${this.options.venvDir}"`)
+      ?? interpreterProblem(env.folder, this.venvDirOf(env));
   }
 
   venvDirOf(env: Environment): string {
@@ -152,7 +155,9 @@ export class PipManager implements PackageManager {
     const argv = commands.map((command) => this.commandArgs(command));
     for (const [index, args] of argv.entries()) {
       const command = commands[index]!;
-      await this.pip(env, args, ctx, `pip ${args[0]} ${args.at(-1)}`, { updateCommand: formatUpdateCommand(command), index });
+      const details = { updateCommand: formatUpdateCommand(command), index };
+      // install and uninstall both can delete what uninstall records list (install replaces old versions).
+      await this.pip(env, args, ctx, `pip ${args[0]} ${args.at(-1)}`, details, true);
     }
   }
 
@@ -193,8 +198,13 @@ export class PipManager implements PackageManager {
   }
 
   /** Runs `<venv>/bin/python -m pip <args>` (common flags added where missing); throws unless pip succeeded. */
-  private async pip(env: Environment, args: string[], ctx: RunContext, what: string, details: Record<string, unknown> = {}): Promise<CommandResult> {
+  private async pip(env: Environment, args: string[], ctx: RunContext, what: string, details: Record<string, unknown> = {}, mayUninstall = false): Promise<CommandResult> {
     const dir = await this.ensureEnvironment(env, ctx);
+    // Checked right before the run, after the venv exists: its records are the tenant's (see pip-records.ts).
+    const recordProblem = mayUninstall ? await uninstallRecordProblem(env.folder, dir) : undefined;
+    if (recordProblem) {
+      throw new ManagerError('ENVIRONMENT_REFUSED', `the environment is refused: pip.venvDir "${this.options.venvDir}": ${recordProblem}`, { details: { ...details, processor: env.processor.name } });
+    }
     const c = this.context(ctx);
     const withFlags = args.includes(COMMON_FLAGS[0]!) ? args : [args[0]!, ...COMMON_FLAGS, ...args.slice(1)];
     const result = await runCommand(venvPython(dir), ['-m', 'pip', ...withFlags], {
@@ -209,4 +219,25 @@ export class PipManager implements PackageManager {
     if (error) throw error;
     return result;
   }
+}
+
+/**
+ * procenv runs `<venv>/bin/python -m pip`. In a venv made by `python -m venv` that is a link to the base interpreter;
+ * a tenant could instead put a script there (or a link to another tenant's), and procenv would run it. The
+ * interpreter must resolve outside the processors folder: to an interpreter of the machine, never to a file a
+ * tenant wrote. (A venv made with `--copies` holds a copy of the interpreter and is refused for the same reason.)
+ */
+export function interpreterProblem(folder: string, venvDir: string): string | undefined {
+  let target: string;
+  try {
+    target = realpathSync(venvPython(venvDir));
+  } catch {
+    return undefined; // no interpreter yet: the venv is created by procenv itself
+  }
+  const processorsDir = dirname(resolve(folder));
+  const rel = relative(processorsDir, target);
+  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
+    return `${join(basename(venvDir), 'bin', 'python')} resolves to a file inside the processors folder, not to an interpreter of the machine`;
+  }
+  return undefined;
 }
