@@ -173,11 +173,11 @@ export class ProcessorCatalog extends EventEmitter {
     return this.cachedHistory(name).lines;
   }
 
-  /** The history as environmentActions answers it (a JSON list), serialised once per change of the file. */
-  historyAnswer(name: string): CachedAnswer {
+  /** The lines and, from the same look at the file, the answer environmentActions sends (serialised once per change). */
+  historyAnswer(name: string): { lines: string[]; answer: CachedAnswer } {
     const cached = this.cachedHistory(name);
     cached.answer ??= CachedAnswer.of(JSON.stringify(cached.lines));
-    return cached.answer;
+    return { lines: cached.lines, answer: cached.answer };
   }
 
   private cachedHistory(name: string): CachedHistory {

@@ -151,7 +151,7 @@ export class EnvironmentService {
   async environmentActions(caller: Caller, name: string): Promise<{ lines: string[]; answer: CachedAnswer; epoch: string }> {
     await this.processorForRead(caller, name);
     if (!this.isMainNode) throw new WrongNodeError('MAIN_NODE_ONLY', 'environmentActions is served by the main node only');
-    return { lines: this.catalog.history(name), answer: this.catalog.historyAnswer(name), epoch: await this.store.findHistoryEpoch(name) };
+    return { ...this.catalog.historyAnswer(name), epoch: await this.store.findHistoryEpoch(name) };
   }
 
   /**
