@@ -1,7 +1,7 @@
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import test from 'ava';
-import { cleanPipEnv, createTemplateVenv, type TemplateVenv } from '../helpers/pip-env.ts';
+import { cleanPipEnv, createTemplateVenv, standInPython, type TemplateVenv } from '../helpers/pip-env.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { SAMPLES, endpointPath, json, rawGet, tokenHeader, writeProcessorFolder } from '../http/support.ts';
 
@@ -23,11 +23,9 @@ test.after.always(() => template?.remove());
 async function countedVenv(folder: string, log = join(folder, 'calls.log')): Promise<string> {
   const venv = join(folder, '.venv');
   await template.copyTo(venv);
-  const wrapper = join(venv, 'bin', 'python');
-  rmSync(wrapper);
   const tag = basename(folder);
-  writeFileSync(wrapper, `#!/bin/sh\necho "start ${tag}" >> '${log}'\n'${join(venv, 'bin', 'python3')}' "$@"\nstatus=$?\nsleep 0.2\necho "end ${tag}" >> '${log}'\nexit $status\n`);
-  chmodSync(wrapper, 0o755);
+  // The wrapper lives beside the processors folder: procenv refuses a bin/python that is a file of the tenant's.
+  standInPython(venv, 'counted-python', `#!/bin/sh\necho "start ${tag}" >> '${log}'\n'${join(venv, 'bin', 'python3')}' "$@"\nstatus=$?\nsleep 0.2\necho "end ${tag}" >> '${log}'\nexit $status\n`);
   writeFileSync(log, '', { flag: 'a' });
   return log;
 }
