@@ -6,8 +6,12 @@ import { createInterface } from 'node:readline';
 import test, { type ExecutionContext } from 'ava';
 import got from 'got';
 import { SAMPLES_DIR, startTestService, type TestService } from '../helpers/service.ts';
+import { ensureCompiled, PROCENV_BIN } from '../helpers/compiled.ts';
 
-// The procenv command line as a real child process (`node --import tsx src/cli.ts …`) on temp data and
+// The command line runs compiled, as users run it: dist/ is rebuilt first when a source is newer.
+test.before(ensureCompiled);
+
+// The procenv command line as a real child process (`bin/procenv.js`, compiled, as installed) on temp data and
 // processors folders, and a service started on the same folders afterwards.
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -45,7 +49,7 @@ interface Run {
 
 function cli(dirs: Dirs, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: REPO, env: dirs.env, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [PROCENV_BIN, ...args], { cwd: REPO, env: dirs.env, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
   });
@@ -161,7 +165,7 @@ test('serve --demo on port 0 serves a copy of the samples, logs the bound URL, w
   await ok(t, dirs, 'user', 'add', 'demo');
   const token = (await ok(t, dirs, 'session', 'create', 'demo')).trim();
   const demoProcessors = join(dirs.root, 'demo-processors');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--demo'], {
+  const child = spawn(process.execPath, [PROCENV_BIN, 'serve', '--demo'], {
     cwd: REPO, env: { ...dirs.env, PROCENV_PORT: '0', PROCENV_PROCESSORS_DIR: demoProcessors, PROCENV_CLUSTR_KEY: 'misspelt-key-0123456789' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));

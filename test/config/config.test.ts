@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { ConfigError, DEFAULT_CONFIG_FILE, isMainNode, loadConfig, unknownEnvironmentVariables } from '../../src/config/load.ts';
 import { schema, type ConfigKey, type KeySpec } from '../../src/config/schema.ts';
+import { ensureCompiled, PROCENV_BIN } from '../helpers/compiled.ts';
+
+// The command line runs compiled, as users run it: dist/ is rebuilt first when a source is newer.
+test.before(ensureCompiled);
 
 // The configuration (house style "Config"): schema defaults, config/default.json, the PROCENV_CONFIG file,
 // PROCENV_* variables, overrides; validated at start with every bad key named; frozen.
@@ -197,7 +201,7 @@ test('a bad mainUrl is named without the credentials it carries', (t) => {
 
 function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: REPO, env, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [PROCENV_BIN, ...args], { cwd: REPO, env, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
   });

@@ -10,6 +10,7 @@ import test from 'ava';
 import { openStore } from '../../src/store/open.ts';
 import { cleanPipEnv, createTemplateVenv, installedPackages, type TemplateVenv } from './pip-env.ts';
 import { buildWheel } from './wheels.ts';
+import { ensureCompiled, PROCENV_BIN } from './compiled.ts';
 
 const run = promisify(execFile);
 /**
@@ -25,7 +26,6 @@ const TEMP_BASE = (() => {
   }
 })();
 const REPO = new URL('../../', import.meta.url).pathname;
-const CLI = join(REPO, 'src', 'cli.ts');
 
 /** The main node's code (the default of both codes): a node is the main node when its code equals it. */
 export const MAIN_CODE = 'wasdi';
@@ -53,8 +53,9 @@ export interface ClusterFixture {
 
 /** Runs `procenv <args>` (the real CLI, its own process) against a data folder; answers its stdout. */
 export async function procenvCli(dataDir: string, args: string[]): Promise<string> {
+  await ensureCompiled();
   const env = nodeEnv({ PROCENV_DATA_DIR: dataDir, PROCENV_LOG_LEVEL: 'silent' });
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO, env, timeout: 60_000 });
+  const { stdout } = await run(process.execPath, [PROCENV_BIN, ...args], { cwd: REPO, env, timeout: 60_000 });
   return stdout.trim();
 }
 
@@ -166,6 +167,7 @@ export class ClusterNode {
   /** Starts `procenv serve`: port 0 the first time, then the port it had (the main node stores the URL). */
   async start(): Promise<void> {
     if (this.child) throw new Error(`${this.code} is already running`);
+    await ensureCompiled();
     const c = this.cluster;
     const env = nodeEnv({
       PROCENV_HOST: '127.0.0.1', PROCENV_PORT: String(this.port), PROCENV_DATA_DIR: this.dataDir,
@@ -177,7 +179,7 @@ export class ClusterNode {
       ...(this.isMain ? {} : { PROCENV_MAIN_URL: c.main.url }),
       ...c.extraEnv, ...this.extraEnv,
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [PROCENV_BIN, 'serve'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => {

@@ -8,6 +8,10 @@ import got from 'got';
 import { SAMPLES_DIR } from '../../src/cli.ts';
 import { procenvCli } from '../helpers/cluster.ts';
 import { hostileService, pollUntil, problems, SAMPLES } from './support.ts';
+import { ensureCompiled, PROCENV_BIN } from '../helpers/compiled.ts';
+
+// The command line runs compiled, as users run it: dist/ is rebuilt first when a source is newer.
+test.before(ensureCompiled);
 
 // packagesInfo.json and envActionsList.txt are tenant input: one too big must not be parsed at all, and the history
 // must not be read and split again on every request.
@@ -61,7 +65,7 @@ test('a large envActionsList.txt is read once, not on every request, and read ag
   // A real procenv process, so that what it reads can be measured from the outside.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PROCENV_') && k !== 'MONGODB_URL'));
   const env = { ...inherited, PROCENV_DATA_DIR: dataDir, PROCENV_PROCESSORS_DIR: processorsDir, PROCENV_HOST: '127.0.0.1', PROCENV_PORT: '0', PROCENV_LOG_LEVEL: 'info', PROCENV_CATALOG_MAX_ENV_ACTIONS_BYTES: String(64 * 1024 * 1024), PROCENV_CLI_ENTRY: '1' };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(SAMPLES_DIR, '..', 'src', 'cli.ts'), 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [PROCENV_BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => child.kill('SIGKILL'));
   const url = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {

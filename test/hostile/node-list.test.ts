@@ -10,6 +10,10 @@ import { startService, type Service } from '../../src/main.ts';
 import { startFakeComputeNode } from '../cluster/fake-compute-node.ts';
 import { freePort, waitUntil } from '../helpers/cluster.ts';
 import { testConfig } from '../helpers/service.ts';
+import { ensureCompiled, PROCENV_BIN } from '../helpers/compiled.ts';
+
+// The command line runs compiled, as users run it: dist/ is rebuilt first when a source is newer.
+test.before(ensureCompiled);
 
 // The node list and node codes against a hostile reader or a careless operator: addresses that carry proxy
 // credentials, plain users asking for the cluster's layout, pages polling the views, and bad codes at the CLI.
@@ -132,7 +136,7 @@ interface Run {
 function cli(dataDir: string, ...args: string[]): Promise<Run> {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, PROCENV_DATA_DIR: dataDir, PROCENV_LOG_LEVEL: 'silent', PROCENV_CLI_ENTRY: '1' };
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: REPO, env, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [PROCENV_BIN, ...args], { cwd: REPO, env, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr });
     });
   });

@@ -17,6 +17,10 @@ import { cleanPipEnv, createTemplateVenv, standInPython, type TemplateVenv } fro
 import { PIP_PROCESSOR_ID } from '../helpers/pip-service.ts';
 import { SAMPLES_DIR } from '../helpers/service.ts';
 import { buildWheel } from '../helpers/wheels.ts';
+import { ensureCompiled, PROCENV_BIN } from '../helpers/compiled.ts';
+
+// The command line runs compiled, as users run it: dist/ is rebuilt first when a source is newer.
+test.before(ensureCompiled);
 
 /**
  * A busy or missing store (README "A busy or missing store"). Each test runs procenv as a real child process on
@@ -24,7 +28,6 @@ import { buildWheel } from '../helpers/wheels.ts';
  * would) holds the store's write lock with BEGIN EXCLUSIVE. The tests run one at a time: they measure answer times.
  */
 
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
 const FINAL = ['DONE', 'ERROR', 'STOPPED'];
 
 let template: TemplateVenv;
@@ -91,7 +94,7 @@ async function serve(t: ExecutionContext, options: { env?: Record<string, string
     ...cleanPipEnv(), PROCENV_PORT: '0', PROCENV_DATA_DIR: dataDir, PROCENV_PROCESSORS_DIR: processorsDir,
     PROCENV_PIP_NO_INDEX: 'true', PROCENV_PIP_FIND_LINKS: wheels, PROCENV_LOG_LEVEL: 'info', ...options.env,
   };
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [PROCENV_BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const served = { child, logs: [] as Record<string, unknown>[], exited: false, token, folder, storeFile } as Served;
   t.teardown(() => {
     child.kill('SIGKILL');

@@ -12,12 +12,15 @@ import { cleanPipEnv, createTemplateVenv, realPython, standInPython } from '../h
 import { PIP_PROCESSOR_ID } from '../helpers/pip-service.ts';
 import { SAMPLES_DIR } from '../helpers/service.ts';
 import { buildWheel } from '../helpers/wheels.ts';
+import { ensureCompiled, PROCENV_BIN } from '../helpers/compiled.ts';
 
-const CLI = new URL('../../src/cli.ts', import.meta.url).pathname;
+// The command line runs compiled, as users run it: dist/ is rebuilt first when a source is newer.
+test.before(ensureCompiled);
+
 
 /** procenv serve as a real child process; resolves with its URL once it logs that it listens. */
 function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [PROCENV_BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no "listening" line: ${out}`)), 30_000);
