@@ -1,5 +1,5 @@
 /**
- * bench/fanout: the time until a change accepted by the main node is accepted by N compute nodes (default 20), next
+ * bench/fanout: the time until a change accepted by the main node is accepted by N compute nodes (default 100), next
  * to the same change with a single compute node and to sequential delivery as WASDI does it (one node after the
  * other, UpdateProcessorEnvironmentWorker), all in the same run. Target (issue): N nodes take at most 1.5 × the
  * time of one node.
@@ -11,7 +11,7 @@
  * arrived and when it was answered (`performance.now()`, sub-millisecond), so that no polling enters the figures.
  * The store's view (the operation's timestamp → the last delivery recorded `delivered`, ms) is printed beside it.
  *
- *   node --import tsx bench/fanout.ts [--nodes 20] [--changes 10] [--warmup 2] [--delay 50] [--cluster-concurrency 20]
+ *   node --import tsx bench/fanout.ts [--nodes 100] [--changes 10] [--warmup 2] [--delay 50] [--cluster-concurrency 100]
  *
  * Exit code: 0 PASS, 1 FAIL (ratio above target) or an invalid run (a refused, missing, repeated or retried delivery).
  */
@@ -35,11 +35,11 @@ const USER = 'bench-user';
 
 const { values: opts } = parseArgs({
   options: {
-    nodes: { type: 'string', default: '20' },
+    nodes: { type: 'string', default: '100' },
     changes: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     delay: { type: 'string', default: '50' },
-    'cluster-concurrency': { type: 'string', default: '20' },
+    'cluster-concurrency': { type: 'string', default: '100' },
     profile: { type: 'string' },
   },
 });
@@ -74,9 +74,10 @@ interface Timed {
 }
 
 async function main(): Promise<number> {
+  console.log(`node ${process.version}`);
   const root = mkdtempSync(join(tmpdir(), 'procenv-bench-fanout-'));
   const key = randomBytes(24).toString('hex');
-  const fakes = await Promise.all(Array.from({ length: NODES }, (_, i) => new FakeComputeNode(`cn${String(i + 1).padStart(2, '0')}`, key, DELAY).start()));
+  const fakes = await Promise.all(Array.from({ length: NODES }, (_, i) => new FakeComputeNode(`cn${String(i + 1).padStart(3, '0')}`, key, DELAY).start()));
   const store = new SqliteStore(join(root, 'data', EMBEDDED_STORE_FILE));
   let child: Awaited<ReturnType<typeof startChild>>['child'] | undefined;
   try {

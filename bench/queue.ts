@@ -112,6 +112,7 @@ async function bareLoop(store: Store, procs: readonly Proc[], round: number): Pr
 }
 
 async function main(): Promise<number> {
+  console.log(`node ${process.version}`);
   const root = mkdtempSync(join(tmpdir(), 'procenv-bench-queue-'));
   let child: Awaited<ReturnType<typeof startChild>>['child'] | undefined;
   const stores: Store[] = [];

@@ -3,6 +3,7 @@
  * client and the compute-node fakes do not share its event loop. Everything else is the real service:
  * `startService(loadConfig(…))` with the store, catalog, worker, fan-out and HTTP of production.
  * Usage: node --import tsx bench/servers/procenv-noop-server.ts <dataDir> <processorsDir> [<config overrides as JSON>]
+ * A `port` in the overrides is kept (a compute node registered on the main node before it starts); any other port is 0.
  * The cluster key, if any, comes from the variable BENCH_CLUSTER_KEY (not an argument: arguments are visible to ps).
  * Prints one JSON line `{ "url": … }` on stdout once it listens; SIGTERM stops it cleanly.
  */
@@ -21,7 +22,7 @@ const overrides = overridesJson ? (JSON.parse(overridesJson) as Record<string, u
 const config = loadConfig({
   env: {},
   overrides: {
-    logLevel: 'warn', ...overrides, host: '127.0.0.1', port: 0, dataDir, processorsDir,
+    logLevel: 'warn', ...overrides, host: '127.0.0.1', port: typeof overrides.port === 'number' ? overrides.port : 0, dataDir, processorsDir,
     ...(process.env.BENCH_CLUSTER_KEY ? { clusterKey: process.env.BENCH_CLUSTER_KEY } : {}),
   },
 });
