@@ -163,7 +163,9 @@ export class OperationWorker {
       outcome = { ...outcome, status: 'ERROR' as const, error: { code: 'INTERRUPTED', message: 'procenv stopped while this operation ran; the environment may be partly changed: check listPackages and run it again' } };
     }
     out.push('procenv', `operation ${outcome.status}${outcome.error ? `: ${outcome.error.message}` : ''}`);
-    await out.flush();
+    // The whole log before the status, waiting for the store as the status does: a client that sees the operation
+    // end reads every line of it.
+    await persist('operation log', () => out.drain()).catch((err) => log.warn({ err }, 'operation log incomplete'));
     const end = Date.now();
     const finished = await persist('operation end', () => this.store.updateOperation(op.processObjId, ['RUNNING'], {
       status: outcome.status,
@@ -174,8 +176,6 @@ export class OperationWorker {
       appliedCount: outcome.applied.length,
       ...(outcome.error ? { error: outcome.error } : {}),
     }));
-    // Lines the store refused while it was unavailable are written now, after the status they describe.
-    await persist('operation log', () => out.drain()).catch((err) => log.warn({ err }, 'operation log incomplete'));
     if (!finished) {
       log.warn('operation left RUNNING by someone else before it ended; its result is not recorded');
       return;
