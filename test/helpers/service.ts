@@ -52,6 +52,8 @@ export async function startTestService(overrides: Partial<Record<ConfigKey, unkn
   const service = await startService(config, { log: options.log ?? createLogger(config.logLevel), ...(options.managerEnv ? { managerEnv: options.managerEnv } : {}) });
   // Nothing is queued before startService resolves, so stopping here means nothing is ever claimed.
   if (options.worker === false) await service.worker.stop();
+  // The service answers before its watcher is ready; tests that write files expect it to report them at once.
+  await service.catalog.watched();
   const http = got.extend({ prefixUrl: service.url, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 30_000 } });
   return Object.assign(service, {
     root,

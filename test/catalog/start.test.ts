@@ -1,0 +1,77 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
+import { ProcessorCatalog, type Snapshot } from '../../src/catalog/catalog.ts';
+import { createLogger } from '../../src/logger.ts';
+import { SqliteStore } from '../../src/store/embedded/sqlite-store.ts';
+
+// The catalog serves as soon as its scan has registered the folders; the watcher's own first pass over the folder
+// ends later (1.3 s for 1,000 processors). Nothing changed on disk in between may be served stale.
+
+function snapshotText(...names: string[]): string {
+  return JSON.stringify({ uptodate: names.map((packageName) => ({ managerName: 'pip', packageName, currentVersion: '1.0' })) });
+}
+
+const names = (snap: Snapshot) => (snap.state === 'ok' ? (JSON.parse(snap.list.body.toString()) as { packageName: string }[]).map((p) => p.packageName) : snap.state);
+
+function processor(dir: string, name: string, packages: string[]): string {
+  mkdirSync(join(dir, name), { recursive: true });
+  writeFileSync(join(dir, name, 'processor.json'), JSON.stringify({ processorId: `id-${name}`, name, type: 'python_pip_2', userId: 'demo', isPublic: 1 }));
+  const file = join(dir, name, 'packagesInfo.json');
+  writeFileSync(file, snapshotText(...packages));
+  return file;
+}
+
+async function started(t: ExecutionContext, count: number): Promise<{ catalog: ProcessorCatalog; store: SqliteStore; dir: string }> {
+  const root = mkdtempSync(join(tmpdir(), 'procenv-catalog-start-'));
+  const dir = join(root, 'processors');
+  for (let i = 0; i < count; i++) processor(dir, `filler_${i}`, ['x']);
+  const store = new SqliteStore(join(root, 'procenv.sqlite'));
+  const catalog = new ProcessorCatalog({ processorsDir: dir, store, log: createLogger('silent'), folderCheckMs: 0 });
+  t.teardown(async () => {
+    await catalog.stop();
+    await store.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  return { catalog, store, dir };
+}
+
+test('before the watcher is ready, snapshots are served as the files are; changes made then are seen once it is', async (t) => {
+  const { catalog, store, dir } = await started(t, 200);
+  const read = processor(dir, 'app_read', ['a']);
+  const kept = processor(dir, 'app_kept', ['k']);
+  await catalog.start();
+  // The watcher needs the event loop to finish its first pass: the code below runs before it can.
+  t.truthy(await store.findProcessorByName('app_read'), 'registered by the scan start() waited for');
+  t.deepEqual(names(catalog.snapshot('app_read')), ['a']);
+  t.deepEqual(names(catalog.snapshot('app_kept')), ['k']);
+
+  writeFileSync(read, snapshotText('a', 'b'));
+  t.deepEqual(names(catalog.snapshot('app_read')), ['a', 'b'], 'read again: the file changed');
+  // Changed, and not read again before the watcher is ready: its next read after that must not be the old one.
+  writeFileSync(kept, snapshotText('k', 'l', 'm'));
+  processor(dir, 'app_late', ['z']);
+
+  await catalog.watched();
+  t.deepEqual(names(catalog.snapshot('app_kept')), ['k', 'l', 'm']);
+  t.truthy(await store.findProcessorByName('app_late'), 'a folder added before the watcher was ready is registered');
+  t.deepEqual(names(catalog.snapshot('app_late')), ['z']);
+
+  // From now on the watcher's events keep the cache right.
+  writeFileSync(read, snapshotText('c'));
+  const deadline = Date.now() + 5000;
+  while (JSON.stringify(names(catalog.snapshot('app_read'))) !== '["c"]' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.deepEqual(names(catalog.snapshot('app_read')), ['c']);
+});
+
+test('stopping before the watcher is ready ends watched() instead of leaving it pending', async (t) => {
+  const { catalog } = await started(t, 50);
+  await catalog.start();
+  await catalog.stop();
+  const outcome = await Promise.race([
+    catalog.watched().then(() => 'ended'),
+    new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000)),
+  ]);
+  t.is(outcome, 'ended');
+});
