@@ -220,7 +220,7 @@ async function main(): Promise<number> {
     for (const [name, xs] of [['1 node', one], [`${NODES} nodes procenv`, many]] as const) {
       console.log(`${name.padEnd(18)}${fmt(m(xs, 'wall'))}${fmt(quantile(xs.map((x) => x.wall), 0.9))}${fmt(m(xs, 'stored')).padStart(17)}${fmt(m(xs, 'accept')).padStart(11)}${`${m(xs, 'firstIn').toFixed(1)} / ${m(xs, 'lastIn').toFixed(1)}`.padStart(20)}${fmt(m(xs, 'lag')).padStart(11)}${fmt(m(xs, 'recordLag')).padStart(14)}`);
     }
-    console.log(`${`${NODES} nodes sequential`.padEnd(18)}${fmt(median(seq))}${fmt(quantile(seq, 0.9))}   (loop start → last answer: got, one node after the other)`);
+    console.log(`${`${NODES} nodes sequential`.padEnd(18)}${fmt(median(seq))}${fmt(quantile(seq, 0.9))}   (loop start → last answer: the same client, one node after the other)`);
     const ratio = m(many, 'wall') / m(one, 'wall');
     const storedRatio = m(many, 'stored') / m(one, 'stored');
     const paired = many.map((x, i) => x.wall / one[i]!.wall);

@@ -131,6 +131,7 @@ export async function startService(config: Config, options: {
       });
       await sync?.stop();
       await fanout?.stop();
+      peer.close();
       await worker.stop();
       await catalog.stop();
       await store.close();
