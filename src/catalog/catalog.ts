@@ -75,6 +75,8 @@ export class ProcessorCatalog extends EventEmitter {
   /** Serialises registration writes so that a quick add/unlink/add of one folder lands in order. */
   private pending: Promise<void> = Promise.resolve();
   private readonly settleTimers = new Map<string, NodeJS.Timeout>();
+  /** The identity of each registered folder's processor.json when it was read: a scan passes over the unchanged. */
+  private readonly registeredKeys = new Map<string, string>();
 
   constructor(options: CatalogOptions) {
     super();
@@ -376,6 +378,9 @@ export class ProcessorCatalog extends EventEmitter {
     }
     this.problemList.clear(name, '');
     if (!this.hasDescriptor(name)) return;
+    // Taken before the read: a change during it shows as a different identity at the next scan.
+    const key = fileKey(folder, PROCESSOR_JSON);
+    this.registeredKeys.delete(name);
     const { processor, problem: invalid } = readProcessorJson(folder, this.limits.processorJsonBytes);
     if (!processor) {
       this.problemList.report(name, PROCESSOR_JSON, invalid ?? 'invalid');
@@ -389,18 +394,24 @@ export class ProcessorCatalog extends EventEmitter {
       this.problemList.report(name, PROCESSOR_JSON, `processorId "${processor.processorId}" is already registered by processor "${holder.name}"; this claim is refused`);
       return;
     }
-    try {
-      await this.store.saveProcessor(processor);
-    } catch (err) {
-      if (!(err instanceof ConflictError)) throw err;
-      this.problemList.report(name, PROCESSOR_JSON, err.message);
-      return;
+    // Registered as it is (a restart, or the second look once the watcher is ready): no write, no event.
+    const unchanged = holder !== undefined && JSON.stringify(holder) === JSON.stringify(processor);
+    if (!unchanged) {
+      try {
+        await this.store.saveProcessor(processor);
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err;
+        this.problemList.report(name, PROCESSOR_JSON, err.message);
+        return;
+      }
     }
     this.forgetClaim(name);
     this.problemList.clear(name, PROCESSOR_JSON);
     const envProblem = this.environmentProblem?.(processor, folder);
     if (envProblem) this.problemList.report(name, ENVIRONMENT, envProblem);
     else this.problemList.clear(name, ENVIRONMENT);
+    this.registeredKeys.set(name, key);
+    if (unchanged) return;
     this.log.info({ processor: processor.name, processorId: processor.processorId }, 'processor registered');
     this.emit('processor', processor.name);
   }
@@ -425,6 +436,7 @@ export class ProcessorCatalog extends EventEmitter {
     else this.problemList.clear(name, PROCESSOR_JSON);
     this.forgetClaim(name);
     this.histories.delete(name);
+    this.registeredKeys.delete(name);
     const processor = await this.store.findProcessorByName(name);
     if (processor?.source !== 'folder') return;
     await this.store.removeProcessor(processor.processorId);
@@ -451,7 +463,12 @@ export class ProcessorCatalog extends EventEmitter {
       .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && isValidProcessorName(e.name))
       .map((e) => e.name)
       .sort();
-    for (const name of entries) await this.registerFolder(name);
+    for (const name of entries) {
+      // Registered from this very processor.json already (the second look once the watcher is ready): nothing to do.
+      const known = this.registeredKeys.get(name);
+      if (known !== undefined && known === fileKey(join(this.dir, name), PROCESSOR_JSON)) continue;
+      await this.registerFolder(name);
+    }
     for (const p of await this.store.listProcessors()) {
       if (p.source === 'folder' && !this.hasDescriptor(p.name)) await this.unregisterFolder(p.name);
     }

@@ -30,9 +30,10 @@ export function kindOf(stat: Stats): string {
  * real directory; `absent` when there is nothing there.
  */
 export function folderProblem(folder: string): string | undefined | 'absent' {
-  let stat: Stats;
+  let stat: Stats | undefined;
   try {
-    stat = lstatSync(folder);
+    stat = lstatSync(folder, { throwIfNoEntry: false });
+    if (!stat) return 'absent';
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return 'absent';

@@ -25,7 +25,7 @@ function isInside(root: string, path: string): boolean {
 
 function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return lstatSync(path);
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }
@@ -40,7 +40,7 @@ function linkEscapes(root: string, path: string, anyKind = false): boolean {
   if (lstatOrUndefined(path)?.isSymbolicLink() !== true) return false;
   let real: string;
   try {
-    real = realpathSync(path);
+    real = realpathSync.native(path);
   } catch {
     return false; // a dangling link leads nowhere
   }
@@ -72,13 +72,13 @@ export function environmentLocationProblem(folder: string, envDir: string, label
   const folderStat = lstatOrUndefined(folder);
   if (!folderStat) return undefined;
   if (!folderStat.isDirectory()) return `the processor folder is ${kindOf(folderStat)}`;
-  const root = realpathSync(folder);
   const env = join(folder, envDir);
   const envStat = lstatOrUndefined(env);
   if (!envStat) return undefined;
   if (envStat.isSymbolicLink()) return `${label} is a symbolic link`;
   if (!envStat.isDirectory()) return `${label} is ${kindOf(envStat)}`;
-  const envReal = realpathSync(env);
+  const root = realpathSync.native(folder);
+  const envReal = realpathSync.native(env);
   if (!isInside(root, envReal)) return `${label} resolves outside the processor folder`;
   const escapes = (path: string, what: string, anyKind = false) => (linkEscapes(envReal, path, anyKind) ? `${label}: ${what} resolves outside the environment` : undefined);
   for (const name of linksIn(env)) {

@@ -75,3 +75,26 @@ test('stopping before the watcher is ready ends watched() instead of leaving it 
   ]);
   t.is(outcome, 'ended');
 });
+
+test('a folder is registered once: not again when the watcher is ready, nor at a restart on the same store', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'procenv-catalog-restart-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'processors');
+  for (let i = 0; i < 20; i++) processor(dir, `app_${i}`, ['x']);
+  const run = async () => {
+    const lines: string[] = [];
+    const store = new SqliteStore(join(root, 'procenv.sqlite'));
+    const catalog = new ProcessorCatalog({ processorsDir: dir, store, log: createLogger('info', { write: (line: string) => void lines.push(line) }), folderCheckMs: 0 });
+    await catalog.start();
+    await catalog.watched();
+    const registered = lines.filter((l) => l.includes('"processor registered"')).length;
+    const listed = (await store.listProcessors()).length;
+    await catalog.stop();
+    await store.close();
+    return { registered, listed };
+  };
+  t.deepEqual(await run(), { registered: 20, listed: 20 });
+  // A processor.json changed while procenv was stopped is registered again; the others are left as they are.
+  writeFileSync(join(dir, 'app_3', 'processor.json'), JSON.stringify({ processorId: 'id-app_3', name: 'app_3', type: 'python_pip_2', userId: 'demo', isPublic: 0 }));
+  t.deepEqual(await run(), { registered: 1, listed: 20 });
+});

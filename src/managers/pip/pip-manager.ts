@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { InvalidInputError } from '../../domain/errors.ts';
@@ -230,9 +230,11 @@ export class PipManager implements PackageManager {
 export function interpreterProblem(folder: string, venvDir: string): string | undefined {
   let target: string;
   try {
-    target = realpathSync(venvPython(venvDir));
+    // No interpreter yet (the usual case at registration): the venv is created by procenv itself.
+    if (!lstatSync(venvPython(venvDir), { throwIfNoEntry: false })) return undefined;
+    target = realpathSync.native(venvPython(venvDir));
   } catch {
-    return undefined; // no interpreter yet: the venv is created by procenv itself
+    return undefined; // a dangling link: nothing runs from it
   }
   const processorsDir = dirname(resolve(folder));
   const rel = relative(processorsDir, target);
