@@ -23,7 +23,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,7 +31,7 @@ import { createSession } from '../src/cli.ts';
 import { isFinal } from '../src/domain/operation.ts';
 import { SqliteStore } from '../src/store/embedded/sqlite-store.ts';
 import { EMBEDDED_STORE_FILE } from '../src/store/open.ts';
-import { integerOption, median, startChild, stopChild } from './servers/child.ts';
+import { freePort, integerOption, median, startChild, stopChild } from './servers/child.ts';
 
 const TARGET = 2;
 const MAIN = 'wasdi';
@@ -79,15 +78,6 @@ async function nodeStore(root: string): Promise<{ store: SqliteStore; token: str
   const store = new SqliteStore(join(dataDir, EMBEDDED_STORE_FILE));
   await store.saveUser({ userId: USER, role: 'USER' });
   return { store, token: await createSession(store, USER), dataDir };
-}
-
-/** A port nothing listens on now (the compute node's address, registered on the main node before it starts). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Sends every processor's changes: one client per processor, each sending its commands back to back. */

@@ -16,15 +16,14 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createSession } from '../src/cli.ts';
 import { openStore } from '../src/store/open.ts';
-import { integerOption, median, stopChild } from './servers/child.ts';
+import { freePort, integerOption, median, stopChild } from './servers/child.ts';
 
 const START_TARGET = 3;
 const RSS_TARGET = 2;
@@ -67,14 +66,6 @@ function writeProcessors(dir: string, count: number): void {
     writeFileSync(join(folder, 'processor.json'), JSON.stringify({ processorId: `scale-${i}`, name: nameOf(i), type: 'python_pip_2', userId: USER, isPublic: 0 }));
     writeFileSync(join(folder, 'packagesInfo.json'), packagesInfo(PACKAGES, i));
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** One GET on a kept-alive agentless socket; answers the status and the number of packages (or -1). */

@@ -18,7 +18,8 @@ function kindOf(stat: Stats): string {
   return 'not a directory';
 }
 
-function isInside(root: string, path: string): boolean {
+/** Whether `path` is `root` or lies under it (any two paths; `relative` does the comparing). */
+export function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
@@ -56,7 +57,8 @@ function linksIn(dir: string): string[] {
   }
 }
 
-function childrenOf(dir: string): string[] {
+/** The names in a folder; none when it cannot be read. */
+export function childrenOf(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch {

@@ -1,5 +1,5 @@
 import { lstatSync, realpathSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Config } from '../../config/schema.ts';
 import { InvalidInputError } from '../../domain/errors.ts';
 import { isAllowedPython } from '../../domain/processor.ts';
@@ -7,7 +7,7 @@ import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
 import { formatUpdateCommand, isValidPackageName, isValidVersion, type UpdateCommand } from '../../domain/update-command.ts';
 import { ManagerError, redactUrls, resultError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
-import { environmentLocationProblem } from '../environment-location.ts';
+import { environmentLocationProblem, isInside } from '../environment-location.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
 import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
@@ -236,9 +236,7 @@ export function interpreterProblem(folder: string, venvDir: string): string | un
   } catch {
     return undefined; // a dangling link: nothing runs from it
   }
-  const processorsDir = dirname(resolve(folder));
-  const rel = relative(processorsDir, target);
-  if (rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel))) {
+  if (isInside(dirname(resolve(folder)), target)) {
     return `${join(basename(venvDir), 'bin', 'python')} resolves to a file inside the processors folder, not to an interpreter of the machine`;
   }
   return undefined;

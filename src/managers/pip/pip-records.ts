@@ -1,6 +1,7 @@
-import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { childrenOf } from '../environment-location.ts';
 
 /**
  * What pip uninstall would delete, judged before pip runs. A venv in a processor folder is tenant input, and so is
@@ -29,14 +30,6 @@ const YIELD_EVERY = 32;
 /** For absolute, normalised paths (resolve's and realpath's): a string test, tens of thousands of times a check. */
 function isInside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
-}
-
-function childrenOf(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 /**
