@@ -6,8 +6,10 @@ import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
+import { eventRoutes } from './http/routes/events.ts';
 import { operationRoutes } from './http/routes/operations.ts';
 import type { EnvironmentService } from './services/environments.ts';
+import type { EventService } from './services/events.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
 
@@ -16,6 +18,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   sessions: SessionService;
   environments: EnvironmentService;
   operations: OperationService;
+  /** The event stream (GET /events); absent: no such route. */
+  events?: EventService;
   /** The processors folder's refused folders and files (GET /catalog/problems); absent: no such route. */
   catalog?: CatalogRoutesDeps['catalog'];
 }
@@ -39,6 +43,7 @@ export function buildApp(deps: AppDeps): Koa {
   packageManagerRoutes(deps, router);
   operationRoutes(deps, router);
   clusterRoutes(deps, router);
+  if (deps.events) eventRoutes({ sessions: deps.sessions, events: deps.events }, router);
   if (deps.catalog) catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -5,6 +5,8 @@ import { buildApp } from './app.ts';
 import { ProcessorCatalog } from './catalog/catalog.ts';
 import { isMainNode } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { EventHub } from './events/hub.ts';
+import { Lifecycle } from './lifecycle/lifecycle.ts';
 import { createLogger } from './logger.ts';
 import { createManagers, environmentProblemOf } from './managers/registry.ts';
 import type { ManagerRegistry } from './managers/types.ts';
@@ -15,6 +17,7 @@ import { ClusterStatus } from './nodes/status.ts';
 import { SyncService } from './nodes/sync.ts';
 import { OperationWorker } from './queue/worker.ts';
 import { EnvironmentService } from './services/environments.ts';
+import { EventService } from './services/events.ts';
 import { OperationService } from './services/operations.ts';
 import { SessionService } from './services/sessions.ts';
 import { openStore } from './store/open.ts';
@@ -28,6 +31,9 @@ export interface Service {
   readonly sessions: SessionService;
   readonly environments: EnvironmentService;
   readonly operations: OperationService;
+  readonly lifecycle: Lifecycle;
+  readonly events: EventService;
+  readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
   readonly fanout?: FanoutService;
@@ -66,14 +72,19 @@ export async function startService(config: Config, options: {
     await store.close();
     throw err;
   }
+  const lifecycle = new Lifecycle(store, log.child({ component: 'lifecycle' }));
+  const hub = new EventHub({
+    store, log: log.child({ component: 'events' }), pollMs: config['events.pollMs'],
+    retentionCount: config['events.retentionCount'], retentionMs: config['events.retentionHours'] * 3_600_000,
+  });
   const sessions = new SessionService({ store, sessionIdleMinutes: config.sessionIdleMinutes, clusterKey: config.clusterKey, log: log.child({ component: 'sessions' }) });
   const environments = new EnvironmentService({
-    store, catalog, managers, log: log.child({ component: 'environments' }),
+    store, lifecycle, catalog, managers, log: log.child({ component: 'environments' }),
     nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     readProcesses: config['managers.readProcesses'], versionCacheMs: config['managers.versionCacheSeconds'] * 1000,
   });
   const worker = new OperationWorker({
-    store, catalog, managers, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
+    store, lifecycle, catalog, managers, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     concurrency: config['queue.concurrency'], leaseMs: config['queue.leaseSeconds'] * 1000,
     commandTimeoutMs: config['queue.commandTimeoutSeconds'] * 1000,
   });
@@ -81,7 +92,7 @@ export async function startService(config: Config, options: {
   const peer = new PeerClient({ nodeCode: config.nodeCode, clusterKey: config.clusterKey, timeoutMs: config['cluster.requestTimeoutMs'] });
   const clusterLog = log.child({ component: 'cluster' });
   const fanout = main ? new FanoutService({
-    store, peer, log: clusterLog, nodeCode: config.nodeCode, concurrency: config['cluster.concurrency'],
+    store, lifecycle, peer, log: clusterLog, nodeCode: config.nodeCode, concurrency: config['cluster.concurrency'],
     retryBaseMs: config['cluster.retryBaseMs'], retryMaxMs: config['cluster.retryMaxMs'],
     deadlineMs: config['cluster.deliveryDeadlineSeconds'] * 1000,
   }) : undefined;
@@ -93,19 +104,34 @@ export async function startService(config: Config, options: {
   }) : undefined;
   if (sync) environments.admitDelivery = (name, originId, insert) => sync.admitDelivery(name, originId, insert);
   const reporter = followsMain ? new Reporter(peer, config.mainUrl, config.nodeCode, clusterLog) : undefined;
-  environments.onOperationCreated = (op) => {
-    worker.wake();
-    if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+  lifecycle.hooks = {
+    queued: (op) => {
+      worker.wake();
+      if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+    },
+    ended: (op) => {
+      reporter?.report(op).catch((err) => clusterLog.warn({ err, operationId: op.processObjId }, 'report to the main node failed'));
+      sync?.onOperationFinished(op);
+    },
+    journaled: () => hub.poke(),
   };
-  worker.onFinished = (op) => {
-    reporter?.report(op).catch((err) => clusterLog.warn({ err, operationId: op.processObjId }, 'report to the main node failed'));
-    sync?.onOperationFinished(op);
-  };
-  const operations = new OperationService(store, environments, worker);
+  // packagesInfo.json rewritten by another hand (procenv's own writes publish with their operation).
+  const eventsLog = log.child({ component: 'events' });
+  catalog.on('packagesFile', (name: string) => {
+    lifecycle.packagesChanged(name, 'disk').catch((err) => eventsLog.warn({ err, processor: name }, 'packages event not stored'));
+  });
+  const operations = new OperationService(store, lifecycle, environments, worker);
+  const events = new EventService({
+    hub, sessions, environments, operations, log: eventsLog,
+    keepAliveMs: config['events.keepAliveSeconds'] * 1000, retryMs: config['events.retryMs'],
+    maxStreams: config['events.maxStreams'], maxStreamsPerUser: config['events.maxStreamsPerUser'],
+    maxPending: config['events.maxPending'], ticketMs: config['events.ticketSeconds'] * 1000,
+  });
+  await hub.start();
   const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
   await worker.start();
   await fanout?.start();
-  const app = buildApp({ log, sessions, environments, operations, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -125,10 +151,12 @@ export async function startService(config: Config, options: {
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      events.closeAll();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      hub.stop();
       await sync?.stop();
       await fanout?.stop();
       peer.close();
@@ -139,5 +167,5 @@ export async function startService(config: Config, options: {
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

@@ -77,6 +77,8 @@ export class ProcessorCatalog extends EventEmitter {
   private readonly settleTimers = new Map<string, NodeJS.Timeout>();
   /** The identity of each registered folder's processor.json when it was read: a scan passes over the unchanged. */
   private readonly registeredKeys = new Map<string, string>();
+  /** The packagesInfo.json version last reported per processor (`packagesFile` events, `rewritten`). */
+  private readonly packagesKeys = new Map<string, string>();
 
   constructor(options: CatalogOptions) {
     super();
@@ -212,6 +214,15 @@ export class ProcessorCatalog extends EventEmitter {
     return snap;
   }
 
+  /**
+   * procenv itself rewrote a processor's packagesInfo.json: the cached snapshot goes, and the watcher's event for
+   * this very file is not taken for a change by another hand.
+   */
+  rewritten(name: string): void {
+    this.packagesKeys.set(name, fileKey(this.folderOf(name), PACKAGES_INFO));
+    this.invalidate(name);
+  }
+
   /** Forgets a processor's cached snapshot (after procenv itself rewrote the file, or on a watcher event). */
   invalidate(name: string): void {
     this.snapshots.delete(name);
@@ -336,7 +347,15 @@ export class ProcessorCatalog extends EventEmitter {
     }
     const file = rel[1];
     if (file === PACKAGES_INFO) {
-      this.again(`${name}/${file}`, () => this.invalidate(name));
+      this.again(`${name}/${file}`, () => {
+        this.invalidate(name);
+        // Emitted once per version of the file (the event comes twice, and for procenv's own writes too).
+        const key = fileKey(this.folderOf(name), PACKAGES_INFO);
+        if (this.packagesKeys.get(name) === key) return;
+        if (this.packagesKeys.size >= 100_000) this.packagesKeys.clear();
+        this.packagesKeys.set(name, key);
+        this.emit('packagesFile', name);
+      });
     } else if (file === ENV_ACTIONS) {
       this.again(`${name}/${file}`, () => this.histories.delete(name));
     } else if (file === PROCESSOR_JSON) {

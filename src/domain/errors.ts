@@ -45,6 +45,9 @@ export class LoopDetectedError extends ProcenvError {}
 /** The method is not allowed on this resource. */
 export class MethodNotAllowedError extends ProcenvError {}
 
+/** Over a limit of what one caller or one node may hold at once (event streams). */
+export class TooManyError extends ProcenvError {}
+
 /**
  * The store cannot take a change now: it stayed locked by another process past the wait budget, its server cannot
  * be reached, or its file was deleted or replaced under the running service. Trying again later may succeed.

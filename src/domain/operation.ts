@@ -69,3 +69,13 @@ export interface OperationLogLine {
 export function isFinal(status: OperationStatus): boolean {
   return FINAL_STATUSES.includes(status);
 }
+
+/** What the API and the events show of an operation: the stored record without the worker's bookkeeping. */
+export type OperationView = Omit<Operation, 'leaseOwner' | 'leaseExpiresAt' | 'executionStarted' | 'cancelRequested'>;
+
+export function viewOf(op: Operation): OperationView {
+  const { leaseOwner: _o, leaseExpiresAt: _e, executionStarted: _s, cancelRequested: _c, ...view } = op;
+  // The key is stored scoped to its user (`<user>:<key>`, services/operations.ts); the caller's own part is shown.
+  if (view.idempotencyKey !== undefined) view.idempotencyKey = view.idempotencyKey.slice(view.idempotencyKey.indexOf(':') + 1);
+  return view;
+}

@@ -1,6 +1,6 @@
 import {
   ConflictError, ForbiddenError, InvalidInputError, LoopDetectedError, MethodNotAllowedError, NotFoundError, ProcenvError, StoreUnavailableError,
-  UnauthenticatedError, UnreadableFileError, WrongNodeError,
+  TooManyError, UnauthenticatedError, UnreadableFileError, WrongNodeError,
 } from '../domain/errors.ts';
 
 /**
@@ -17,6 +17,7 @@ const STATUS_BY_CLASS: [new (...args: never[]) => ProcenvError, number][] = [
   [UnreadableFileError, 500],
   [LoopDetectedError, 508],
   [MethodNotAllowedError, 405],
+  [TooManyError, 429],
   [StoreUnavailableError, 503],
 ];
 

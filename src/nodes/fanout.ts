@@ -1,12 +1,15 @@
 import type { Logger } from 'pino';
 import { withoutCredentials, type Delivery } from '../domain/cluster.ts';
 import type { Operation } from '../domain/operation.ts';
+import { deliveryTransitions } from '../domain/operation-states.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Node, Store } from '../store/types.ts';
 import { SerialRunner } from '../util/serial-runner.ts';
 import { describeFailure, type PeerClient } from './peer-client.ts';
 
 export interface FanoutOptions {
   store: Store;
+  lifecycle: Lifecycle;
   peer: PeerClient;
   log: Logger;
   nodeCode: string;
@@ -81,7 +84,7 @@ export class FanoutService {
       nextAttemptAt: now, deadlineAt: now + this.o.deadlineMs, createdAt: now, updatedAt: now,
     }));
     if (deliveries.length) {
-      await this.o.store.insertDeliveries(deliveries);
+      await this.o.lifecycle.createDeliveries(deliveries);
       this.o.log.info({ operationId: op.processObjId, nodes: deliveries.map((d) => d.nodeCode) }, 'fan-out queued');
       this.wake();
     }
@@ -91,15 +94,11 @@ export class FanoutService {
   /** Records a compute node's report of the end of its operation. */
   async report(operationId: string, nodeCode: string, result: { status: string; remoteOperationId?: string; error?: string }): Promise<Delivery | undefined> {
     this.noteContact(nodeCode);
-    const state = result.status === 'DONE' ? 'applied' : 'failed';
-    // A failed delivery becomes applied when the node applies the change later (a catch-up that covered it).
-    const from: Delivery['state'][] = state === 'applied' ? ['pending', 'delivered', 'failed'] : ['pending', 'delivered'];
-    const updated = await this.o.store.updateDelivery(operationId, nodeCode, from, {
-      state, updatedAt: Date.now(),
-      ...(result.remoteOperationId ? { remoteOperationId: result.remoteOperationId } : {}),
-      ...(state === 'failed' ? { lastError: result.error ?? `the node's operation ended ${result.status}` } : {}),
+    const t = deliveryTransitions.reported(result.status, Date.now(), {
+      ...(result.remoteOperationId ? { remoteOperationId: result.remoteOperationId } : {}), ...(result.error ? { error: result.error } : {}),
     });
-    if (updated) this.o.log.info({ operationId, node: nodeCode, state }, 'delivery result');
+    const updated = await this.o.lifecycle.moveDelivery({ operationId, nodeCode }, t);
+    if (updated) this.o.log.info({ operationId, node: nodeCode, state: t.to }, 'delivery result');
     return updated;
   }
 
@@ -183,22 +182,18 @@ export class FanoutService {
     }
     if (verdict.state === 'retry') {
       const delay = Math.random() * Math.min(this.o.retryMaxMs, this.o.retryBaseMs * 2 ** Math.min(attempts - 1, 30));
-      await this.o.store.updateDelivery(d.operationId, d.nodeCode, ['pending'], {
-        attempts, nextAttemptAt: Date.now() + delay, updatedAt: Date.now(), lastError: verdict.error,
-      });
+      await this.o.lifecycle.moveDelivery(d, deliveryTransitions.retry(attempts, Date.now() + delay, verdict.error ?? 'no answer', Date.now()));
       log.warn({ attempts, error: verdict.error, retryInMs: Math.round(delay) }, 'delivery will be retried');
       return;
     }
-    await this.o.store.updateDelivery(d.operationId, d.nodeCode, ['pending'], {
-      state: verdict.state, attempts, updatedAt: Date.now(),
-      ...(verdict.error ? { lastError: verdict.error } : {}),
-      ...(verdict.remoteOperationId ? { remoteOperationId: verdict.remoteOperationId } : {}),
-    });
+    await this.o.lifecycle.moveDelivery(d, deliveryTransitions.answered(verdict.state, attempts, Date.now(), {
+      ...(verdict.error ? { error: verdict.error } : {}), ...(verdict.remoteOperationId ? { remoteOperationId: verdict.remoteOperationId } : {}),
+    }));
     log.info({ state: verdict.state, attempts }, 'delivery answered');
   }
 
   private async finish(d: Delivery, state: 'skipped' | 'failed', error: string): Promise<void> {
-    await this.o.store.updateDelivery(d.operationId, d.nodeCode, ['pending'], { state, lastError: error, updatedAt: Date.now() });
+    await this.o.lifecycle.moveDelivery(d, deliveryTransitions.givenUp(state, error, Date.now()));
   }
 
   /** Delivered changes whose report did not arrive: ask the node how its operation ended. */
@@ -216,7 +211,7 @@ export class FanoutService {
         if (op.status === 'DONE' || op.status === 'ERROR' || op.status === 'STOPPED') {
           await this.report(d.operationId, d.nodeCode, { status: op.status, remoteOperationId: op.processObjId, ...(op.error ? { error: op.error.message } : {}) });
         } else {
-          await this.o.store.updateDelivery(d.operationId, d.nodeCode, ['delivered'], { updatedAt: Date.now() });
+          await this.o.lifecycle.moveDelivery(d, deliveryTransitions.stillRunning(Date.now()));
         }
       } catch {
         // The node is down; its delivery stays delivered and the sync brings it in step when it is back.

@@ -8,12 +8,14 @@ import { toJavaForm } from '../domain/packages.ts';
 import { managerKindOf } from '../domain/processor.ts';
 import { parseUpdateCommand } from '../domain/update-command.ts';
 import type { Environment, ManagerRegistry } from '../managers/types.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Store } from '../store/types.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import { processStartTime } from './orphans.ts';
 
 export interface ExecuteDeps {
   store: Store;
+  lifecycle: Lifecycle;
   catalog: ProcessorCatalog;
   managers: ManagerRegistry;
   log: Logger;
@@ -64,17 +66,18 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     onSpawn: (pid: number) => {
       const pidStartTime = processStartTime(pid);
       // Only used to kill what a crashed worker left running: worth a try, not worth holding the command for.
-      deps.store.updateOperation(op.processObjId, ['RUNNING'], { pid, ...(pidStartTime ? { pidStartTime } : {}) })
+      deps.lifecycle.processStarted(op, pid, pidStartTime)
         .catch((err) => deps.log.warn({ err, pid }, 'package-manager pid not stored'));
     },
   };
   // Before anything runs: a worker that dies after this point leaves an operation that must not simply run again.
-  const started = await deps.persist('execution start', () => deps.store.updateOperation(op.processObjId, ['RUNNING'], { executionStarted: true }));
+  const started = await deps.persist('execution start', () => deps.lifecycle.executionStarted(op));
   // Another worker took the operation over (its lease was taken as lapsed) or it was cancelled: run nothing.
   if (!started) return { status: 'ERROR', applied, error: { code: 'LEASE_LOST', message: 'the operation was no longer held by this worker when it was about to start' } };
 
   let failure: OperationError | undefined;
   let touched = false;
+  let rewritten = false;
   let recorded = op.recorded;
   // The main node stores which line it is about to append before writing it: a compute node that reads the line
   // also finds the operation that wrote it, and so knows whether that operation's delivery already ran there.
@@ -82,20 +85,27 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
   const record = (index: number): Promise<void> => deps.persist('history line', async () => {
     const epoch = await deps.store.findHistoryEpoch(processor.name);
     const next = recorded?.epoch === epoch ? { epoch, lines: [...recorded.lines, index] } : { epoch, lines: [index] };
-    await deps.store.updateOperation(op.processObjId, ['RUNNING'], { recorded: next });
+    await deps.lifecycle.recorded(op, next);
     recorded = next;
   });
+  // Command events tell followers what runs; a store that cannot take one does not hold the command back.
+  const publish = (index: number, phase: 'started' | 'finished', detail: { ok?: boolean; error?: OperationError } = {}) => {
+    deps.lifecycle.command(op, index, phase, detail).catch((err) => deps.log.warn({ err, index, phase }, 'command event not stored'));
+  };
   for (const [i, text] of op.commands.entries()) {
     if (signal.aborted) break;
     touched = true;
     out.push('procenv', `command ${i + 1}/${op.commands.length}: ${text}`);
+    publish(i, 'started');
     try {
       await manager.apply(env, [parseUpdateCommand(text, kind)], ctx);
     } catch (err) {
       failure = errorOf(err);
       out.push('procenv', `command failed: ${failure.message}`);
+      publish(i, 'finished', { ok: false, error: failure });
       break;
     }
+    publish(i, 'finished', { ok: true });
     applied.push(text);
     if (deps.isMainNode) {
       try {
@@ -116,13 +126,18 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     try {
       const info = await manager.snapshot(env, ctx);
       writePackagesInfo(folder, toJavaForm(info));
-      deps.catalog.invalidate(processor.name);
+      deps.catalog.rewritten(processor.name);
+      rewritten = true;
       out.push('procenv', `packagesInfo.json written: ${(info.outdated?.length ?? 0) + (info.uptodate?.length ?? 0) + (info.all?.length ?? 0)} packages`);
     } catch (err) {
       const e = errorOf(err);
       out.push('procenv', `packagesInfo.json kept as it was: ${e.message}`);
       if (!failure && !signal.aborted) failure = { code: 'SNAPSHOT_FAILED', message: `the package list could not be refreshed: ${e.message}` };
     }
+  }
+  if (rewritten) {
+    await deps.lifecycle.packagesChanged(processor.name, 'operation', op.processObjId)
+      .catch((err) => deps.log.warn({ err }, 'packages event not stored'));
   }
   // After a cancel the operation ends at once; a command that had started may have changed the environment, so
   // a refresh operation follows it in the processor's queue (the caller queues it).

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { OperationLogLine } from '../domain/operation.ts';
-import type { Store } from '../store/types.ts';
 
 const FLUSH_MS = 200;
 const FLUSH_LINES = 200;
@@ -22,7 +21,8 @@ export class LogBuffer {
   private dropped = 0;
   private closed = false;
 
-  constructor(private readonly store: Store, private readonly processObjId: string, private readonly log: Logger) {}
+  /** `write` stores a batch (and publishes it: `Lifecycle.appendLog`). */
+  constructor(private readonly write: (lines: Omit<OperationLogLine, 'seq'>[]) => Promise<void>, private readonly processObjId: string, private readonly log: Logger) {}
 
   push(stream: OperationLogLine['stream'], line: string): void {
     const entry = { t: Date.now(), stream, line: line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line };
@@ -67,7 +67,7 @@ export class LogBuffer {
       const batch = this.lines;
       this.lines = [];
       try {
-        await this.store.appendOperationLog(this.processObjId, batch);
+        await this.write(batch);
         this.lastError = undefined;
       } catch (err) {
         this.lines = batch.concat(this.lines);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { StoreUnavailableError } from '../domain/errors.ts';
 import type { Operation } from '../domain/operation.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Store } from '../store/types.ts';
 import { executeOperation, type ExecuteDeps } from './execute.ts';
 import { SerialRunner } from '../util/serial-runner.ts';
@@ -37,6 +38,7 @@ export class OperationWorker {
   readonly id: string;
   private readonly opts: WorkerOptions;
   private readonly store: Store;
+  private readonly lifecycle: Lifecycle;
   private readonly log: Logger;
   private readonly running = new Map<string, Running>();
   private heartbeat?: NodeJS.Timeout;
@@ -52,12 +54,11 @@ export class OperationWorker {
   private readonly lapseSeen = new Map<string, { leaseExpiresAt: number | undefined; at: number }>();
   private stopped = true;
   private claimsBlocked = false;
-  /** Called when an operation reaches a final status (fan-out reports, live events). */
-  onFinished?: (op: Operation) => void;
 
   constructor(options: WorkerOptions) {
     this.opts = options;
     this.store = options.store;
+    this.lifecycle = options.lifecycle;
     this.log = options.log;
     this.id = `${options.nodeCode}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
@@ -104,7 +105,7 @@ export class OperationWorker {
     try {
       while (!this.stopped && this.running.size < this.opts.concurrency) {
         const now = Date.now();
-        const op = await this.store.claimNextOperation(this.opts.nodeCode, this.id, now + this.opts.leaseMs, now);
+        const op = await this.lifecycle.claim(this.opts.nodeCode, this.id, now + this.opts.leaseMs, now);
         if (!op) break;
         this.launch(op);
       }
@@ -139,7 +140,7 @@ export class OperationWorker {
 
   private async run(op: Operation, controller: AbortController, log: Logger): Promise<void> {
     log.info({ commands: op.commands, waitedMs: (op.operationStartTimestamp ?? Date.now()) - op.operationTimestamp }, 'operation started');
-    const out = new LogBuffer(this.store, op.processObjId, log);
+    const out = new LogBuffer((lines) => this.lifecycle.appendLog(op, lines), op.processObjId, log);
     try {
       await this.runLogged(op, controller, log, out);
     } finally {
@@ -152,7 +153,7 @@ export class OperationWorker {
     const persist = <T>(what: string, write: () => Promise<T>) => this.persist(what, write, log);
     try {
       outcome = await executeOperation({ ...this.opts, log, persist }, op, out, controller.signal, (perc) => {
-        this.store.updateOperation(op.processObjId, ['RUNNING'], { progressPerc: perc })
+        this.lifecycle.progress(op, perc)
           .catch((err) => log.warn({ err, perc }, 'operation progress not stored'));
       });
     } catch (err) {
@@ -166,15 +167,8 @@ export class OperationWorker {
     // The whole log before the status, waiting for the store as the status does: a client that sees the operation
     // end reads every line of it.
     await persist('operation log', () => out.drain()).catch((err) => log.warn({ err }, 'operation log incomplete'));
-    const end = Date.now();
-    const finished = await persist('operation end', () => this.store.updateOperation(op.processObjId, ['RUNNING'], {
-      status: outcome.status,
-      operationEndTimestamp: end,
-      lastStateChangeTimestamp: end,
-      durationMs: end - (op.operationStartTimestamp ?? end),
-      progressPerc: 100,
-      appliedCount: outcome.applied.length,
-      ...(outcome.error ? { error: outcome.error } : {}),
+    const finished = await persist('operation end', () => this.lifecycle.end(op, outcome.status, {
+      appliedCount: outcome.applied.length, ...(outcome.error ? { error: outcome.error } : {}),
     }));
     if (!finished) {
       log.warn('operation left RUNNING by someone else before it ended; its result is not recorded');
@@ -182,7 +176,6 @@ export class OperationWorker {
     }
     const level = outcome.status === 'DONE' ? 'info' : 'warn';
     log[level]({ status: outcome.status, durationMs: finished.durationMs, code: outcome.error?.code }, 'operation finished');
-    this.onFinished?.(finished);
     // Also on shutdown: the refresh is stored now and runs after the next start.
     if (outcome.refreshNeeded) await this.queueRefresh(finished, 'a command cut short may have changed the environment');
   }
@@ -199,7 +192,7 @@ export class OperationWorker {
       operationTimestamp: now, lastStateChangeTimestamp: now, progressPerc: 0,
     };
     try {
-      await this.store.insertOperation(refresh);
+      await this.lifecycle.queue(refresh);
       this.log.info({ operationId: refresh.processObjId, processor: after.productName, after: after.processObjId, reason }, 'refresh queued');
       this.wake();
     } catch (err) {
@@ -242,25 +235,18 @@ export class OperationWorker {
       if (now - seen.at < this.opts.leaseMs) continue;
       this.lapseSeen.delete(op.processObjId);
       if (!op.executionStarted) {
-        const requeued = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
-          status: 'CREATED', leaseOwner: undefined, leaseExpiresAt: undefined, lastStateChangeTimestamp: now,
-        });
+        const requeued = await this.lifecycle.requeueLost(op);
         if (requeued) this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation queued again (it had not started)');
         continue;
       }
-      const failed = await this.store.updateOperation(op.processObjId, ['RUNNING'], {
-        status: 'ERROR', operationEndTimestamp: now, lastStateChangeTimestamp: now, progressPerc: 100,
-        durationMs: now - (op.operationStartTimestamp ?? now),
-        error: { code: 'INTERRUPTED', message: 'the worker running this operation stopped (procenv was killed or crashed); the environment may be partly changed: check listPackages and run it again' },
-      });
+      const failed = await this.lifecycle.failLost(op);
       if (failed) {
         // Killed only once the operation is ours to end: its owner may have renewed or ended it meanwhile.
         if (killOrphanGroup(op.pid, op.pidStartTime)) {
           this.log.warn({ operationId: op.processObjId, pid: op.pid }, 'killed the package-manager processes a lost worker left running');
         }
-        await this.store.appendOperationLog(op.processObjId, [{ t: now, stream: 'procenv', line: `operation ERROR: ${failed.error!.message}` }]);
+        await this.lifecycle.appendLog(op, [{ t: now, stream: 'procenv', line: `operation ERROR: ${failed.error!.message}` }]);
         this.log.warn({ operationId: op.processObjId, processor: op.productName }, 'lost operation ended ERROR');
-        this.onFinished?.(failed);
         await this.queueRefresh(failed, 'an operation was lost while a command ran');
       }
     }

@@ -10,6 +10,7 @@ import { managerKindOf, type ManagerKind, type Processor } from '../domain/proce
 import { formatUpdateCommand, parseUpdateCommand, type UpdateCommand } from '../domain/update-command.ts';
 import type { Caller } from '../domain/user.ts';
 import type { ManagerRegistry } from '../managers/types.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Store } from '../store/types.ts';
 import { CachedAnswer } from '../util/cached-answer.ts';
 import { LiveVersionCache } from './live-versions.ts';
@@ -41,14 +42,13 @@ export interface UpdateRequest {
  */
 export class EnvironmentService {
   private readonly store: Store;
+  private readonly lifecycle: Lifecycle;
   private readonly catalog: ProcessorCatalog;
   private readonly managers: ManagerRegistry;
   private readonly log: Logger;
   readonly nodeCode: string;
   readonly isMainNode: boolean;
   private readonly processorCache = new Map<string, { processor: Processor; at: number }>();
-  /** Called after an operation is stored (the queue wakes up, issue 3). */
-  onOperationCreated?: (operation: Operation) => void;
   /**
    * Compute node: admits a delivered change (the main node's operation `originId`). The sync service answers the
    * catch-up operation that already applies that change, or runs `insert` while no catch-up can start.
@@ -59,13 +59,14 @@ export class EnvironmentService {
   private readonly liveVersions: LiveVersionCache;
 
   constructor(options: {
-    store: Store; catalog: ProcessorCatalog; managers: ManagerRegistry; log: Logger; nodeCode: string; isMainNode: boolean;
+    store: Store; lifecycle: Lifecycle; catalog: ProcessorCatalog; managers: ManagerRegistry; log: Logger; nodeCode: string; isMainNode: boolean;
     /** Package-manager processes that reads may start at once (default 2). */
     readProcesses?: number;
     /** How long a live managerVersion answer is kept when nothing says the environment changed (default 5 min). */
     versionCacheMs?: number;
   }) {
     this.store = options.store;
+    this.lifecycle = options.lifecycle;
     this.catalog = options.catalog;
     this.managers = options.managers;
     this.log = options.log;
@@ -227,11 +228,10 @@ export class EnvironmentService {
       operation.origin = { nodeCode: via.at(-1)!, operationId: origin };
       operation.idempotencyKey = `origin:${via.at(-1)}:${origin}`;
     }
-    const insert = () => this.store.insertOperation(operation);
+    const insert = () => this.lifecycle.queue(operation);
     const result = origin !== undefined && this.admitDelivery ? await this.admitDelivery(processor.name, origin, insert) : await insert();
     if (result.created) {
       this.log.info({ operationId: operation.processObjId, processor: processor.name, commands }, 'operation queued');
-      this.onOperationCreated?.(result.operation);
     }
     return result;
   }

@@ -1,18 +1,12 @@
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { isFinal, OPERATION_STATUSES, type Operation, type OperationLogLine, type OperationStatus } from '../domain/operation.ts';
 import type { Caller } from '../domain/user.ts';
+import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { OperationWorker } from '../queue/worker.ts';
 import type { OperationFilter, Store } from '../store/types.ts';
 import type { EnvironmentService } from './environments.ts';
 
-/** What the JSON API shows of an operation: the stored record without the worker's bookkeeping. */
-export type OperationView = Omit<Operation, 'leaseOwner' | 'leaseExpiresAt' | 'executionStarted' | 'cancelRequested'>;
-
-export function viewOf(op: Operation): OperationView {
-  const { leaseOwner: _o, leaseExpiresAt: _e, executionStarted: _s, cancelRequested: _c, ...view } = op;
-  if (view.idempotencyKey !== undefined) view.idempotencyKey = view.idempotencyKey.slice(view.idempotencyKey.indexOf(':') + 1);
-  return view;
-}
+export { viewOf, type OperationView } from '../domain/operation.ts';
 
 export interface ListQuery {
   processor?: string;
@@ -40,7 +34,7 @@ export function scopeIdempotencyKey(userId: string, key: string): string {
  * one request, idempotency keys, cancel. Read permission on the processor to see, write permission to change.
  */
 export class OperationService {
-  constructor(private readonly store: Store, private readonly environments: EnvironmentService, private readonly worker?: OperationWorker) {}
+  constructor(private readonly store: Store, private readonly lifecycle: Lifecycle, private readonly environments: EnvironmentService, private readonly worker?: OperationWorker) {}
 
   async get(caller: Caller, processObjId: string): Promise<Operation> {
     const op = await this.store.findOperation(processObjId);
@@ -109,13 +103,9 @@ export class OperationService {
     if (processor) await this.environments.processorForWrite(caller, processor);
     else if (!caller.admin && op.userId !== caller.userId) throw new ForbiddenError('PROCESSOR_NOT_WRITABLE', 'you cannot cancel this operation');
     if (isFinal(op.status)) throw new ConflictError('OPERATION_FINISHED', `the operation already ended ${op.status}`);
-    const now = Date.now();
-    const stopped = await this.store.updateOperation(processObjId, ['CREATED'], {
-      status: 'STOPPED', operationEndTimestamp: now, lastStateChangeTimestamp: now, durationMs: 0,
-      error: { code: 'CANCELLED', message: `cancelled by ${caller.userId} before it started` },
-    });
+    const stopped = await this.lifecycle.cancelQueued(op, caller.userId);
     if (stopped) return stopped;
-    const running = await this.store.updateOperation(processObjId, ['RUNNING'], { cancelRequested: true });
+    const running = await this.lifecycle.cancelRequested(op);
     if (!running) {
       const now2 = await this.store.findOperation(processObjId);
       if (now2 && isFinal(now2.status)) throw new ConflictError('OPERATION_FINISHED', `the operation already ended ${now2.status}`);

@@ -1,4 +1,5 @@
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
+import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
@@ -27,14 +28,14 @@ export interface OperationFilter {
 }
 
 /**
- * The store port. Two adapters implement it: `embedded` (SQLite) and `mongodb` (WASDI's collections).
- * Both pass the same contract suite (`test/store/contract.ts`). Every method is async so that both fit.
- * Any method may reject with StoreUnavailableError (`domain/errors.ts`) when the store cannot answer: locked by
- * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
+ * Events a write publishes, built from the record it wrote. The embedded store journals them in the write's own
+ * transaction (a change and its event are stored together or not at all); MongoDB, which procenv uses without
+ * transactions, journals them right after the write.
  */
-export interface Store {
-  readonly kind: 'embedded' | 'mongodb';
+export type Emit<T> = (written: T) => readonly EventDraft[];
 
+/** Users, their sessions, and the sharing of processors with them (WASDI's users, sessions, userresourcepermissions). */
+export interface AccountStore {
   saveUser(user: User): Promise<void>;
   findUser(userId: string): Promise<User | undefined>;
 
@@ -43,24 +44,29 @@ export interface Store {
   touchSession(sessionId: string, at: number): Promise<void>;
   removeSession(sessionId: string): Promise<void>;
 
+  /** Inserts or replaces the sharing of one resource with one user. */
+  saveSharing(sharing: Sharing): Promise<void>;
+  findSharing(resourceId: string, userId: string): Promise<Sharing | undefined>;
+  listSharings(resourceId: string): Promise<Sharing[]>;
+}
+
+/** The processors registered from the processors folder. */
+export interface ProcessorStore {
   /** Inserts or replaces by processorId; a name held by another id is a conflict. */
   saveProcessor(processor: Processor): Promise<void>;
   findProcessorById(processorId: string): Promise<Processor | undefined>;
   findProcessorByName(name: string): Promise<Processor | undefined>;
   listProcessors(): Promise<Processor[]>;
   removeProcessor(processorId: string): Promise<void>;
+}
 
-  /** Inserts or replaces the sharing of one resource with one user. */
-  saveSharing(sharing: Sharing): Promise<void>;
-  findSharing(resourceId: string, userId: string): Promise<Sharing | undefined>;
-  listSharings(resourceId: string): Promise<Sharing[]>;
-
-  saveNode(node: Node): Promise<void>;
-  findNode(nodeCode: string): Promise<Node | undefined>;
-  listNodes(): Promise<Node[]>;
-
-  /** Inserts a new operation; an idempotency key already used answers the earlier operation instead. */
-  insertOperation(operation: Operation): Promise<{ operation: Operation; created: boolean }>;
+/**
+ * ENVIRONMENTUPDATE operations and their logs. The writes take the statuses they may start from (the transitions of
+ * `domain/operation-states.ts`) and the events they publish; only the lifecycle component writes.
+ */
+export interface OperationStore {
+  /** Inserts a new operation; an idempotency key already used answers the earlier operation instead (no event). */
+  insertOperation(operation: Operation, emit?: Emit<Operation>): Promise<{ operation: Operation; created: boolean }>;
   findOperation(processObjId: string): Promise<Operation | undefined>;
   /** Newest first. */
   listOperations(filter: OperationFilter): Promise<Operation[]>;
@@ -68,31 +74,38 @@ export interface Store {
    * Applies `patch` only while the operation's status is one of `from`; answers the updated operation, or
    * undefined when the status had moved on (the atomic compare-and-set the queue claims with).
    */
-  updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>): Promise<Operation | undefined>;
+  updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>, emit?: Emit<Operation>): Promise<Operation | undefined>;
 
   /**
    * The queue's atomic claim: the oldest CREATED operation of `nodeCode` whose processor has no RUNNING operation
-   * becomes RUNNING, held by `owner` until `leaseUntil` (operationStartTimestamp and lastStateChangeTimestamp = now).
-   * Two workers, in one process or two on the same store, never claim the same operation, nor two operations of one
-   * processor at once. Answers undefined when nothing can be claimed.
+   * becomes RUNNING (`operationTransitions.claim`), held by `owner` until `leaseUntil`. Two workers, in one process
+   * or two on the same store, never claim the same operation, nor two operations of one processor at once.
+   * Answers undefined when nothing can be claimed.
    */
-  claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number): Promise<Operation | undefined>;
+  claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number, emit?: Emit<Operation>): Promise<Operation | undefined>;
   /** Extends the lease of RUNNING operations still held by `owner`. */
   renewLeases(processObjIds: readonly string[], owner: string, leaseUntil: number): Promise<void>;
   /** RUNNING operations of `nodeCode` whose lease ended before `now` (their worker died). */
   listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]>;
 
   /** Appends lines to an operation's log; seq numbers are given by the store, increasing from 1. */
-  appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[]): Promise<void>;
+  appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void>;
   /** Lines with seq > afterSeq (default 0), in order, at most `limit` (default 10,000). */
   readOperationLog(processObjId: string, options?: { afterSeq?: number; limit?: number }): Promise<OperationLogLine[]>;
+}
+
+/** The cluster: compute nodes, the main node's deliveries and history epochs, a compute node's sync state. */
+export interface ClusterStore {
+  saveNode(node: Node): Promise<void>;
+  findNode(nodeCode: string): Promise<Node | undefined>;
+  listNodes(): Promise<Node[]>;
 
   /** Main node: stores new deliveries (one per operation and node); an existing pair is left as it is. */
-  insertDeliveries(deliveries: readonly Delivery[]): Promise<void>;
+  insertDeliveries(deliveries: readonly Delivery[], emit?: Emit<Delivery[]>): Promise<void>;
   /** Oldest first. */
   listDeliveries(filter: DeliveryFilter): Promise<Delivery[]>;
   /** Applies `patch` while the delivery's state is one of `from`; answers the updated delivery or undefined. */
-  updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined>;
+  updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>, emit?: Emit<Delivery>): Promise<Delivery | undefined>;
 
   /** Main node: the id of a processor's current history epoch ('0' until the first reset). */
   findHistoryEpoch(processorName: string): Promise<string>;
@@ -102,6 +115,27 @@ export interface Store {
   /** Compute node: where this node stands in a processor's history on the main node. */
   findSyncState(processorName: string): Promise<SyncState | undefined>;
   saveSyncState(state: SyncState): Promise<void>;
+}
 
+/** The event journal: ids increase; every process on the store reads the same journal. */
+export interface EventStore {
+  /** Journals events that no record write carries (a command started, packages changed on disk). */
+  appendEvents(drafts: readonly EventDraft[]): Promise<void>;
+  /** Events with id > afterId, oldest first, at most `limit`. */
+  readEvents(afterId: number, limit: number): Promise<ProcenvEvent[]>;
+  /** The oldest id still kept (undefined: none kept) and the newest id ever given (0: none yet). */
+  eventBounds(): Promise<{ first: number | undefined; last: number }>;
+  /** Drops events beyond the newest `keep` and those before `olderThan` (ms); answers how many went. */
+  pruneEvents(keep: number, olderThan: number): Promise<number>;
+}
+
+/**
+ * The store: the ports above, which two adapters implement: `embedded` (SQLite) and `mongodb` (WASDI's collections).
+ * Both pass the same contract suite (`test/store/contract.ts`). Every method is async so that both fit.
+ * Any method may reject with StoreUnavailableError (`domain/errors.ts`) when the store cannot answer: locked by
+ * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
+ */
+export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore {
+  readonly kind: 'embedded' | 'mongodb';
   close(): Promise<void>;
 }

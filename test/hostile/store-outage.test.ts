@@ -18,6 +18,7 @@ import { PIP_PROCESSOR_ID } from '../helpers/pip-service.ts';
 import { SAMPLES_DIR } from '../helpers/service.ts';
 import { buildWheel } from '../helpers/wheels.ts';
 import { ensureCompiled, PROCENV_BIN } from '../helpers/compiled.ts';
+import { Lifecycle } from '../../src/lifecycle/lifecycle.ts';
 
 // The command line runs compiled, as users run it: dist/ is rebuilt first when a source is newer.
 test.before(ensureCompiled);
@@ -330,7 +331,7 @@ test.serial('another worker on the same store does not end an operation whose le
   await store.insertOperation(running('dead', 'p-dead'));
   // The worker never runs anything here (no CREATED operation): the catalog and managers are never reached.
   const worker = new OperationWorker({
-    store, catalog: {} as ProcessorCatalog, managers: {}, log: createLogger('silent'), nodeCode: 'wasdi', isMainNode: true,
+    store, lifecycle: new Lifecycle(store, createLogger('silent')), catalog: {} as ProcessorCatalog, managers: {}, log: createLogger('silent'), nodeCode: 'wasdi', isMainNode: true,
     concurrency: 1, leaseMs, commandTimeoutMs: 60_000,
   });
   t.teardown(async () => {

@@ -5,10 +5,12 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { ConflictError } from '../../domain/errors.ts';
 import type { Delivery, DeliveryFilter, SyncState } from '../../domain/cluster.ts';
+import { eventOf, type EventDraft, type ProcenvEvent } from '../../domain/events.ts';
+import { operationTransitions } from '../../domain/operation-states.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../../domain/operation.ts';
 import type { Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
-import type { Node, OperationFilter, Store } from '../types.ts';
+import type { Emit, Node, OperationFilter, Store } from '../types.ts';
 import { SQLITE_BUSY_TIMEOUT_MS, withBusyRetry } from './busy-retry.ts';
 import { StoreFileGuard } from './file-guard.ts';
 
@@ -16,7 +18,7 @@ import { StoreFileGuard } from './file-guard.ts';
  * The embedded store: one SQLite file (WAL) under the data folder. Each table keeps the record as JSON in `doc`
  * plus the columns it is looked up by, so that the records keep WASDI's field names in both adapters.
  */
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE users (userId TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -45,6 +47,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX deliveries_due ON deliveries (state, nextAttemptAt);
    CREATE TABLE historyepochs (processorName TEXT PRIMARY KEY, epoch TEXT NOT NULL);
    CREATE TABLE syncstates (processorName TEXT PRIMARY KEY, doc TEXT NOT NULL);`,
+  // The event journal: AUTOINCREMENT so that an id is never given twice, also after the newest events were pruned.
+  `CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, doc TEXT NOT NULL);
+   CREATE INDEX events_at ON events (at);`,
 ];
 
 export interface SqliteStoreOptions {
@@ -113,6 +118,12 @@ export class SqliteStore implements Store {
       findSyncState: db.prepare('SELECT doc FROM syncstates WHERE processorName = ?').pluck(),
       saveSyncState: db.prepare('INSERT INTO syncstates (processorName, doc) VALUES (?, ?) ON CONFLICT (processorName) DO UPDATE SET doc = excluded.doc'),
       readLog: db.prepare('SELECT seq, t, stream, line FROM operationlogs WHERE processObjId = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      insertEvent: db.prepare('INSERT INTO events (at, doc) VALUES (?, ?)'),
+      readEvents: db.prepare('SELECT id, doc FROM events WHERE id > ? ORDER BY id LIMIT ?'),
+      firstEvent: db.prepare('SELECT MIN(id) FROM events').pluck(),
+      lastEvent: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
+      pruneEventsByCount: db.prepare('DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)'),
+      pruneEventsByAge: db.prepare('DELETE FROM events WHERE at < ?'),
     };
   }
 
@@ -126,6 +137,12 @@ export class SqliteStore implements Store {
       this.byShape.set(sql, stmt);
     }
     return stmt;
+  }
+
+  /** Journals events inside the caller's transaction. */
+  private journal(drafts: readonly EventDraft[] | undefined): void {
+    if (!drafts) return;
+    for (const d of drafts) this.stmts.insertEvent.run(d.at, JSON.stringify(d));
   }
 
   /** A read: retried while the store is busy. Reads go on while the store file is missing (nothing is lost). */
@@ -213,7 +230,7 @@ export class SqliteStore implements Store {
     return this.read(() => parseAll(this.stmts.listNodes.all()));
   }
 
-  async insertOperation(operation: Operation): Promise<{ operation: Operation; created: boolean }> {
+  async insertOperation(operation: Operation, emit?: Emit<Operation>): Promise<{ operation: Operation; created: boolean }> {
     return this.write(() => this.db.transaction(() => {
       if (operation.idempotencyKey !== undefined) {
         const earlier = parse<Operation>(this.stmts.findOperationByKey.get(operation.idempotencyKey));
@@ -225,6 +242,7 @@ export class SqliteStore implements Store {
       this.stmts.insertOperation.run(operation.processObjId, operation.productName, operation.status, operation.userId,
         operation.nodeCode, operation.operationTimestamp, operation.status === 'RUNNING' ? operation.leaseExpiresAt ?? null : null,
         operation.idempotencyKey ?? null, JSON.stringify(operation));
+      this.journal(emit?.(operation));
       return { operation, created: true };
     }).immediate());
   }
@@ -242,11 +260,13 @@ export class SqliteStore implements Store {
     const sql = `SELECT doc FROM processworkspace ${w.sql} ORDER BY operationTimestamp DESC, seq DESC LIMIT ? OFFSET ?`;
     return this.read(() => parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 100, filter.offset ?? 0)));
   }
-  async updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>): Promise<Operation | undefined> {
+  async updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>, emit?: Emit<Operation>): Promise<Operation | undefined> {
     return this.write(() => this.db.transaction(() => {
       const current = parse<Operation>(this.stmts.findOperation.get(processObjId));
       if (!current || !from.includes(current.status)) return undefined;
-      return this.writeOperation({ ...current, ...patch, processObjId });
+      const next = this.writeOperation({ ...current, ...patch, processObjId });
+      this.journal(emit?.(next));
+      return next;
     }).immediate());
   }
 
@@ -255,15 +275,14 @@ export class SqliteStore implements Store {
     return next;
   }
 
-  async claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number): Promise<Operation | undefined> {
+  async claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number, emit?: Emit<Operation>): Promise<Operation | undefined> {
     // BEGIN IMMEDIATE takes SQLite's write lock first, so the select and the update are one step for every process.
     return this.write(() => this.db.transaction(() => {
       const candidate = parse<Operation>(this.stmts.nextClaimable.get(nodeCode));
       if (!candidate) return undefined;
-      return this.writeOperation({
-        ...candidate, status: 'RUNNING', leaseOwner: owner, leaseExpiresAt: leaseUntil,
-        operationStartTimestamp: now, lastStateChangeTimestamp: now,
-      });
+      const next = this.writeOperation({ ...candidate, ...operationTransitions.claim(owner, leaseUntil, now).patch });
+      this.journal(emit?.(next));
+      return next;
     }).immediate());
   }
 
@@ -280,11 +299,16 @@ export class SqliteStore implements Store {
     return this.read(() => parseAll(this.stmts.lapsed.all(nodeCode, now)));
   }
 
-  async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[]): Promise<void> {
+  async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void> {
     if (lines.length === 0) return;
     await this.write(() => this.db.transaction(() => {
       let seq = this.stmts.lastLogSeq.get(processObjId) as number;
-      for (const l of lines) this.stmts.insertLog.run(processObjId, ++seq, l.t, l.stream, l.line);
+      const stored: OperationLogLine[] = [];
+      for (const l of lines) {
+        this.stmts.insertLog.run(processObjId, ++seq, l.t, l.stream, l.line);
+        stored.push({ seq, t: l.t, stream: l.stream, line: l.line });
+      }
+      this.journal(emit?.(stored));
     }).immediate());
   }
 
@@ -292,9 +316,10 @@ export class SqliteStore implements Store {
     return this.read(() => this.stmts.readLog.all(processObjId, options.afterSeq ?? 0, options.limit ?? 10_000) as OperationLogLine[]);
   }
 
-  async insertDeliveries(deliveries: readonly Delivery[]): Promise<void> {
+  async insertDeliveries(deliveries: readonly Delivery[], emit?: Emit<Delivery[]>): Promise<void> {
     await this.write(() => this.db.transaction(() => {
-      for (const d of deliveries) this.stmts.insertDelivery.run(d.operationId, d.nodeCode, d.state, d.nextAttemptAt, JSON.stringify(d));
+      const inserted = deliveries.filter((d) => this.stmts.insertDelivery.run(d.operationId, d.nodeCode, d.state, d.nextAttemptAt, JSON.stringify(d)).changes === 1);
+      if (inserted.length) this.journal(emit?.(inserted));
     }).immediate());
   }
 
@@ -308,12 +333,13 @@ export class SqliteStore implements Store {
     return this.read(() => parseAll(this.prepared(sql).all(...w.args, filter.limit ?? 10_000)));
   }
 
-  async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined> {
+  async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>, emit?: Emit<Delivery>): Promise<Delivery | undefined> {
     return this.write(() => this.db.transaction(() => {
       const current = parse<Delivery>(this.stmts.findDelivery.get(operationId, nodeCode));
       if (!current || !from.includes(current.state)) return undefined;
       const next: Delivery = { ...current, ...patch, operationId, nodeCode };
       this.stmts.updateDelivery.run(next.state, next.nextAttemptAt, JSON.stringify(next), operationId, nodeCode);
+      this.journal(emit?.(next));
       return next;
     }).immediate());
   }
@@ -334,6 +360,28 @@ export class SqliteStore implements Store {
 
   async saveSyncState(state: SyncState): Promise<void> {
     await this.write(() => this.stmts.saveSyncState.run(state.processorName, JSON.stringify(state)));
+  }
+
+  async appendEvents(drafts: readonly EventDraft[]): Promise<void> {
+    if (drafts.length === 0) return;
+    await this.write(() => this.db.transaction(() => this.journal(drafts)).immediate());
+  }
+
+  async readEvents(afterId: number, limit: number): Promise<ProcenvEvent[]> {
+    return this.read(() => (this.stmts.readEvents.all(afterId, limit) as { id: number; doc: string }[])
+      .map((row) => eventOf(row.id, JSON.parse(row.doc) as EventDraft)));
+  }
+
+  async eventBounds(): Promise<{ first: number | undefined; last: number }> {
+    return this.read(() => ({
+      first: (this.stmts.firstEvent.get() as number | null) ?? undefined,
+      last: (this.stmts.lastEvent.get() as number | undefined) ?? 0,
+    }));
+  }
+
+  async pruneEvents(keep: number, olderThan: number): Promise<number> {
+    return this.write(() => this.db.transaction(() =>
+      this.stmts.pruneEventsByCount.run(keep).changes + this.stmts.pruneEventsByAge.run(olderThan).changes).immediate());
   }
 
   async close(): Promise<void> {

@@ -10,14 +10,18 @@ import { type Collections, NO_ID, defined, isEmptyUpdate, toUpdate } from './col
 export class ClusterRecords {
   constructor(private readonly c: Collections) {}
 
-  async insertDeliveries(deliveries: readonly Delivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
+  /** Answers the deliveries that were new (an existing pair is left as it is). */
+  async insertDeliveries(deliveries: readonly Delivery[]): Promise<Delivery[]> {
+    if (deliveries.length === 0) return [];
     try {
       // Unordered: a pair that already exists fails alone (E11000) and the others are still inserted.
       await this.c.deliveries.insertMany(deliveries.map((d) => defined({ ...d })), { ordered: false });
+      return [...deliveries];
     } catch (err) {
       const writeErrors = err instanceof MongoBulkWriteError ? [err.writeErrors].flat() : [];
       if (writeErrors.length === 0 || writeErrors.some((e) => e.code !== 11000)) throw err;
+      const refused = new Set(writeErrors.map((e) => e.index));
+      return deliveries.filter((_, i) => !refused.has(i));
     }
   }
 

@@ -1,4 +1,5 @@
 import { MongoServerError, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
+import type { EventDraft } from '../../domain/events.ts';
 import type { Delivery, SyncState } from '../../domain/cluster.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
 import { parseIsPublic, type Processor } from '../../domain/processor.ts';
@@ -31,6 +32,10 @@ export interface LogCounterDoc { _id: string; seq: number }
  * acquisition, so a lock is only ever released or replaced by a compare on the acquisition that was seen.
  */
 export interface LockDoc { _id: string; processObjId: string; owner: string; leaseExpiresAt: number; token: string }
+/** One journaled event; `_id` is its id. */
+export interface EventDoc { _id: number; at: number; draft: EventDraft }
+/** The last event id handed out (`_id` 'events'). */
+export interface EventCounterDoc { _id: string; seq: number }
 /** Main node: the current history epoch of one processor (a new one at each reset). */
 export interface EpochDoc { processorName: string; epoch: string }
 
@@ -47,6 +52,8 @@ export interface Collections {
   deliveries: Collection<Delivery>;
   epochs: Collection<EpochDoc>;
   syncStates: Collection<SyncState>;
+  events: Collection<EventDoc>;
+  eventCounters: Collection<EventCounterDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -63,6 +70,8 @@ export function collectionsOf(db: Db): Collections {
     deliveries: db.collection<Delivery>('nodedeliveries'),
     epochs: db.collection<EpochDoc>('historyepochs'),
     syncStates: db.collection<SyncState>('syncstates'),
+    events: db.collection<EventDoc>('events'),
+    eventCounters: db.collection<EventCounterDoc>('eventcounters'),
   };
 }
 
@@ -99,6 +108,8 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   deliveries: [{ key: { operationId: 1, nodeCode: 1 }, unique: true }, { key: { state: 1, nextAttemptAt: 1 } }, { key: { createdAt: 1 } }],
   epochs: [{ key: { processorName: 1 }, unique: true }],
   syncStates: [{ key: { processorName: 1 }, unique: true }],
+  events: [{ key: { at: 1 } }],
+  eventCounters: [],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {

@@ -4,7 +4,9 @@ import { ConflictError } from '../../domain/errors.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../../domain/operation.ts';
 import type { Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
-import type { Node, OperationFilter, Store } from '../types.ts';
+import type { EventDraft, ProcenvEvent } from '../../domain/events.ts';
+import type { Emit, Node, OperationFilter, Store } from '../types.ts';
+import { EventJournal } from './event-journal.ts';
 import {
   type Collections, NO_ID, OPERATION_TYPE, collectionsOf, defined, ensureIndexes, fromProcessor, isDuplicateKeyError,
   isEmptyUpdate, toNode, toOperation, toProcessor, toSession, toSharing, toUpdate, toUser,
@@ -25,11 +27,13 @@ export class MongoStore implements Store {
   private readonly c: Collections;
   private readonly claims: OperationClaims;
   private readonly cluster: ClusterRecords;
+  private readonly journal: EventJournal;
 
   private constructor(private readonly client: MongoClient, readonly db: Db) {
     this.c = collectionsOf(db);
     this.claims = new OperationClaims(this.c);
     this.cluster = new ClusterRecords(this.c);
+    this.journal = new EventJournal(this.c);
   }
 
   /** Connects, creates the indexes the adapter relies on (idempotent), and answers the store. */
@@ -132,7 +136,12 @@ export class MongoStore implements Store {
     return docs.map(toNode);
   }
 
-  async insertOperation(operation: Operation): Promise<{ operation: Operation; created: boolean }> {
+  /** Journals what a write emits, after the write (no transactions on MongoDB: see event-journal.ts). */
+  private async emitted<T>(written: T | undefined, emit: Emit<T> | undefined): Promise<void> {
+    if (written !== undefined && emit) await this.journal.append(emit(written));
+  }
+
+  async insertOperation(operation: Operation, emit?: Emit<Operation>): Promise<{ operation: Operation; created: boolean }> {
     const key = operation.idempotencyKey;
     if (key !== undefined) {
       const earlier = await this.findOperationByKey(key);
@@ -141,6 +150,7 @@ export class MongoStore implements Store {
     try {
       // A copy: insertOne adds `_id` to the object it is given.
       await this.c.operations.insertOne(defined({ ...operation }));
+      await this.emitted(operation, emit);
       return { operation, created: true };
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
@@ -175,7 +185,7 @@ export class MongoStore implements Store {
       .toArray();
     return docs.map(toOperation);
   }
-  async updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>): Promise<Operation | undefined> {
+  async updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>, emit?: Emit<Operation>): Promise<Operation | undefined> {
     const { processObjId: _ignored, ...fields } = patch;
     const filter = { processObjId, operationType: OPERATION_TYPE, status: { $in: [...from] } };
     const update = toUpdate(fields);
@@ -185,11 +195,14 @@ export class MongoStore implements Store {
     if (!updated) return undefined;
     const operation = toOperation(updated);
     if (operation.status !== 'RUNNING' && from.includes('RUNNING')) await this.claims.releaseLock(operation);
+    await this.emitted(operation, emit);
     return operation;
   }
 
-  claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number): Promise<Operation | undefined> {
-    return this.claims.claimNext(nodeCode, owner, leaseUntil, now);
+  async claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number, emit?: Emit<Operation>): Promise<Operation | undefined> {
+    const claimed = await this.claims.claimNext(nodeCode, owner, leaseUntil, now);
+    await this.emitted(claimed, emit);
+    return claimed;
   }
   renewLeases(processObjIds: readonly string[], owner: string, leaseUntil: number): Promise<void> {
     return this.claims.renewLeases(processObjIds, owner, leaseUntil);
@@ -198,7 +211,7 @@ export class MongoStore implements Store {
     return this.claims.listLapsed(nodeCode, now);
   }
 
-  async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[]): Promise<void> {
+  async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void> {
     if (lines.length === 0) return;
     // One $inc reserves a block of seq numbers atomically, so concurrent appends never share a number.
     let counter;
@@ -215,7 +228,9 @@ export class MongoStore implements Store {
     }
     if (!counter) throw new Error(`no log counter for operation ${processObjId}`);
     const first = counter.seq - lines.length + 1;
-    await this.c.logs.insertMany(lines.map((l, i) => ({ processObjId, seq: first + i, t: l.t, stream: l.stream, line: l.line })));
+    const stored = lines.map((l, i) => ({ seq: first + i, t: l.t, stream: l.stream, line: l.line }));
+    await this.c.logs.insertMany(stored.map((l) => ({ processObjId, ...l })));
+    await this.emitted(stored, emit);
   }
   async readOperationLog(processObjId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<OperationLogLine[]> {
     const limit = options.limit ?? 10_000;
@@ -226,14 +241,17 @@ export class MongoStore implements Store {
     return docs.map((d) => ({ seq: d.seq, t: d.t, stream: d.stream, line: d.line }));
   }
 
-  insertDeliveries(deliveries: readonly Delivery[]): Promise<void> {
-    return this.cluster.insertDeliveries(deliveries);
+  async insertDeliveries(deliveries: readonly Delivery[], emit?: Emit<Delivery[]>): Promise<void> {
+    const inserted = await this.cluster.insertDeliveries(deliveries);
+    if (inserted.length) await this.emitted(inserted, emit);
   }
   listDeliveries(filter: DeliveryFilter): Promise<Delivery[]> {
     return this.cluster.listDeliveries(filter);
   }
-  updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined> {
-    return this.cluster.updateDelivery(operationId, nodeCode, from, patch);
+  async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>, emit?: Emit<Delivery>): Promise<Delivery | undefined> {
+    const updated = await this.cluster.updateDelivery(operationId, nodeCode, from, patch);
+    await this.emitted(updated, emit);
+    return updated;
   }
   findHistoryEpoch(processorName: string): Promise<string> {
     return this.cluster.findHistoryEpoch(processorName);
@@ -246,6 +264,19 @@ export class MongoStore implements Store {
   }
   saveSyncState(state: SyncState): Promise<void> {
     return this.cluster.saveSyncState(state);
+  }
+
+  appendEvents(drafts: readonly EventDraft[]): Promise<void> {
+    return this.journal.append(drafts);
+  }
+  readEvents(afterId: number, limit: number): Promise<ProcenvEvent[]> {
+    return this.journal.read(afterId, limit);
+  }
+  eventBounds(): Promise<{ first: number | undefined; last: number }> {
+    return this.journal.bounds();
+  }
+  pruneEvents(keep: number, olderThan: number): Promise<number> {
+    return this.journal.prune(keep, olderThan);
   }
 
   async close(): Promise<void> {
