@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import test from 'ava';
 import { clusterSuite, MAIN_CODE, OWNER, PIP, waitUntil } from '../helpers/cluster.ts';
+import { openEvents } from '../helpers/sse.ts';
 
 // Real procenv processes on 127.0.0.1 (a main node and compute nodes), real pip in real venvs, local wheels.
 const startCluster = clusterSuite([['cl-alpha', '1.0'], ['cl-alpha', '2.0'], ['cl-beta', '0.5']]);
@@ -13,11 +14,19 @@ test.serial('a change on the main node is installed on every compute node and ea
   // Compute nodes hold no user and no session: the owner's token from the main node is refused there...
   t.is((await computes[0]!.asOwner('packageManager/listPackages', { name: c.pip.name })).status, 401);
 
+  const events = await openEvents(c.main.url, { headers: { 'x-session-token': c.fixture.token } });
+  t.teardown(() => events.close());
   const id = await c.update('addPackage/cl-alpha/');
   const op = await c.settled(id);
   t.is(op.status, 'DONE', c.dump());
   t.is((await c.main.installed())['cl-alpha'], '2.0');
   t.deepEqual(op.nodes.map((n) => `${n.nodeCode}:${n.state}`).sort(), ['node-a:applied', 'node-b:applied'], JSON.stringify(op.nodes));
+  // Each delivery's way, as the main node's event stream told it: stored, accepted, applied.
+  const deliveries = await events.until((e) => ['node-a', 'node-b'].every((n) => e.some((x) => x.type === 'delivery.changed' && x.nodeCode === n && x.state === 'applied')));
+  for (const node of ['node-a', 'node-b']) {
+    const states = deliveries.filter((x) => x.type === 'delivery.changed' && x.nodeCode === node && x.operationId === id).map((x) => x.state);
+    t.deepEqual(states.filter((s, i) => s !== states[i - 1]), ['pending', 'delivered', 'applied'], node);
+  }
   // ...yet the node-to-node deliveries ran there, recorded under the user who asked on the main node.
   for (const d of op.nodes) {
     const node = c.nodes.get(d.nodeCode)!;
