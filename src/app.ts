@@ -7,6 +7,7 @@ import { NotFoundError } from './domain/errors.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { eventRoutes } from './http/routes/events.ts';
+import { operatorRoutes, requestMetrics, type OperatorRoutesDeps } from './http/routes/operator.ts';
 import { operationRoutes } from './http/routes/operations.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
@@ -18,6 +19,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   sessions: SessionService;
   environments: EnvironmentService;
   operations: OperationService;
+  /** /health, /ready and /metrics; absent: no such routes. */
+  operator?: OperatorRoutesDeps;
   /** The event stream (GET /events); absent: no such route. */
   events?: EventService;
   /** The processors folder's refused folders and files (GET /catalog/problems); absent: no such route. */
@@ -28,6 +31,7 @@ export interface AppDeps extends ClusterRoutesDeps {
 export function buildApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.silent = true;
+  if (deps.operator?.metrics) app.use(requestMetrics(deps.operator.metrics));
   app.use(requestContext(deps.log));
   app.use(async (ctx, next) => {
     await next();
@@ -43,6 +47,7 @@ export function buildApp(deps: AppDeps): Koa {
   packageManagerRoutes(deps, router);
   operationRoutes(deps, router);
   clusterRoutes(deps, router);
+  if (deps.operator) operatorRoutes(deps.operator, router);
   if (deps.events) eventRoutes({ sessions: deps.sessions, events: deps.events }, router);
   if (deps.catalog) catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
   app.use(router.routes());

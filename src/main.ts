@@ -7,7 +7,8 @@ import { isMainNode } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { EventHub } from './events/hub.ts';
 import { Lifecycle } from './lifecycle/lifecycle.ts';
-import { createLogger } from './logger.ts';
+import { createLogger, type LogFormat } from './logger.ts';
+import { Metrics } from './metrics/metrics.ts';
 import { createManagers, environmentProblemOf } from './managers/registry.ts';
 import type { ManagerRegistry } from './managers/types.ts';
 import { FanoutService } from './nodes/fanout.ts';
@@ -55,7 +56,7 @@ export async function startService(config: Config, options: {
   /** Replaces the package managers the config names (benchmarks: a no-op manager, so that the queue itself is measured). */
   managers?: ManagerRegistry;
 } = {}): Promise<Service> {
-  const log = options.log ?? createLogger(config.logLevel);
+  const log = options.log ?? createLogger(config.logLevel, undefined, config.logFormat as LogFormat);
   const managers = options.managers ?? createManagers(config, options.managerEnv);
   const store = await openStore(config, log.child({ component: 'store' }));
   const catalog = new ProcessorCatalog({
@@ -127,11 +128,21 @@ export async function startService(config: Config, options: {
     maxStreams: config['events.maxStreams'], maxStreamsPerUser: config['events.maxStreamsPerUser'],
     maxPending: config['events.maxPending'], ticketMs: config['events.ticketSeconds'] * 1000,
   });
+  const metrics = new Metrics({ store, nodeCode: config.nodeCode, openStreams: () => events.open });
+  hub.subscribe(metrics);
   await hub.start();
   const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
   await worker.start();
   await fanout?.start();
-  const app = buildApp({ log, sessions, environments, operations, events, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const readiness = {
+    checks: {
+      store: () => store.eventBounds().then(() => true),
+      processorsFolder: () => catalog.watching,
+      worker: () => worker.active,
+    },
+  };
+  const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
+  const app = buildApp({ log, sessions, environments, operations, events, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

@@ -107,6 +107,11 @@ export class ProcessorCatalog extends EventEmitter {
     this.guard.start();
   }
 
+  /** Whether the processors folder is there and watched now (false before the watcher is ready, while the folder is gone, and while it is taken up again). */
+  get watching(): boolean {
+    return !this.stopped && this.unwatched === undefined && this.guard.present;
+  }
+
   /** Resolves once the watcher reports changes (or the catalog stopped first). */
   async watched(): Promise<void> {
     await this.watchedOnce;

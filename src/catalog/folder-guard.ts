@@ -33,6 +33,11 @@ export class FolderGuard {
     this.timer = undefined;
   }
 
+  /** Whether the folder was there at the last check. */
+  get present(): boolean {
+    return this.identity !== undefined;
+  }
+
   /** A processor folder went away: the next check scans again (it may have come back unseen). */
   noteRemoval(): void {
     this.removed = true;

@@ -28,10 +28,12 @@ export const schema = {
   mongodbDatabase: { type: 'string', default: 'wasdi', env: 'PROCENV_MONGODB_DATABASE', description: 'MongoDB database name' },
   // Flat, not store.busyWaitMs: `store` is itself a key, so a config file could not nest a `store` section.
   storeBusyWaitMs: { type: 'integer', default: 5000, env: 'PROCENV_STORE_BUSY_WAIT_MS', min: 0, max: 600000, description: 'how long a store call waits, without blocking, for a store locked by another process before it fails (a change then answers 503 STORE_UNAVAILABLE)' },
+  logFormat: { type: 'string', default: 'auto', env: 'PROCENV_LOG_FORMAT', oneOf: ['auto', 'json', 'pretty'], description: 'json: pino JSON lines; pretty: readable lines; auto: pretty when standard output is a terminal, JSON otherwise' },
   logLevel: { type: 'string', default: 'info', env: 'PROCENV_LOG_LEVEL', oneOf: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], description: 'pino log level' },
   sessionIdleMinutes: { type: 'integer', default: 1440, env: 'PROCENV_SESSION_IDLE_MINUTES', min: 1, max: 525600, description: 'a session unused for this long expires' },
   mainUrl: { type: 'string', default: '', env: 'PROCENV_MAIN_URL', description: "compute nodes: the main node's base URL (history, reports)" },
   clusterKey: { type: 'string', default: '', env: 'PROCENV_CLUSTER_KEY', description: 'shared key of node-to-node calls (never logged); empty disables them' },
+  metricsToken: { type: 'string', default: '', env: 'PROCENV_METRICS_TOKEN', description: 'when set, GET /metrics wants `Authorization: Bearer <token>` (never logged)' },
   'cluster.concurrency': { type: 'integer', default: 32, env: 'PROCENV_CLUSTER_CONCURRENCY', min: 1, max: 256, description: 'deliveries to compute nodes sent at once' },
   'cluster.requestTimeoutMs': { type: 'integer', default: 10000, env: 'PROCENV_CLUSTER_REQUEST_TIMEOUT_MS', min: 100, max: 600000, description: 'time limit of one node-to-node request' },
   'cluster.retryBaseMs': { type: 'integer', default: 1000, env: 'PROCENV_CLUSTER_RETRY_BASE_MS', min: 10, max: 3600000, description: 'first retry delay of a failed delivery; doubles each attempt, with full jitter' },

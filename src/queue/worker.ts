@@ -88,6 +88,11 @@ export class OperationWorker {
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
 
+  /** Whether the worker claims and runs operations (started and not stopped). */
+  get active(): boolean {
+    return !this.stopped;
+  }
+
   /** Looks for work now (after an operation is queued or finishes). */
   wake(): void {
     if (!this.stopped) this.claimer.trigger();
