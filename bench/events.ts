@@ -128,6 +128,7 @@ async function serve(root: string): Promise<void> {
   // Nothing is queued before startService resolves: with the worker stopped, nothing but the bench journals.
   await service.worker.stop();
   await service.catalog.watched();
+  const baseSinks = service.hub.sinks;
   let caller: Caller | undefined;
   answer(service.url, async (m) => {
     switch (m.kind) {
@@ -141,7 +142,8 @@ async function serve(root: string): Promise<void> {
         else await service.operations.submit(caller!, PROCESSOR, [], '-');
         return { t0, t1: now() };
       }
-      case 'stats': return { open: service.events.open, sinks: service.hub.sinks, ...await memoryAfterGc(m.gc) };
+      // The hub's own sinks (metrics) are always there: only the streams' sinks are counted.
+      case 'stats': return { open: service.events.open, sinks: service.hub.sinks - baseSinks, ...await memoryAfterGc(m.gc) };
       case 'template': throw new Error('procenv makes its own events');
     }
   }, () => service.stop());
