@@ -1,4 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
+import type { Delivery } from '../../src/domain/cluster.ts';
 import type { Operation } from '../../src/domain/operation.ts';
 import type { Processor } from '../../src/domain/processor.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -19,6 +20,11 @@ export function storeTest(name: string, open: OpenStore, title: string, body: (t
     t.teardown(() => store.close());
     await body(t, store);
   });
+}
+
+/** Registers a contract test that this adapter does not pass by design, as skipped, with the reason in its title. */
+export function skippedStoreTest(name: string, title: string, reason: string): void {
+  test.skip(`${name}: ${title} (skipped: ${reason})`, () => {});
 }
 
 export function processor(overrides: Partial<Processor> & Pick<Processor, 'processorId' | 'name'>): Processor {
@@ -44,6 +50,17 @@ export function operation(overrides: Partial<Operation> & Pick<Operation, 'proce
     ...overrides,
   };
 }
+
+/** A pending delivery of operation `operationId` to compute node `nodeCode`, created at T0. */
+export function delivery(operationId: string, nodeCode: string, overrides: Partial<Delivery> = {}): Delivery {
+  return {
+    operationId, nodeCode, processorId: 'id-alpha', processorName: 'alpha', commands: ['addPackage/numpy/1.26.4'],
+    userId: 'owner', workspaceId: '-', state: 'pending', attempts: 0, nextAttemptAt: T0, deadlineAt: T0 + 3_600_000,
+    createdAt: T0, updatedAt: T0, ...overrides,
+  };
+}
+
+export const pairs = (list: readonly Pick<Delivery, 'operationId' | 'nodeCode'>[]) => list.map((d) => `${d.operationId}@${d.nodeCode}`);
 
 export async function insertAll(store: Store, operations: readonly Operation[]): Promise<void> {
   for (const op of operations) await store.insertOperation(op);

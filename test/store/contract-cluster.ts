@@ -1,15 +1,5 @@
 import type { Delivery, SyncState } from '../../src/domain/cluster.ts';
-import { type OpenStore, T0, storeTest } from './builders.ts';
-
-function delivery(operationId: string, nodeCode: string, overrides: Partial<Delivery> = {}): Delivery {
-  return {
-    operationId, nodeCode, processorId: 'id-alpha', processorName: 'alpha', commands: ['addPackage/numpy/1.26.4'],
-    userId: 'owner', workspaceId: '-', state: 'pending', attempts: 0, nextAttemptAt: T0, deadlineAt: T0 + 3_600_000,
-    createdAt: T0, updatedAt: T0, ...overrides,
-  };
-}
-
-const pairs = (list: readonly Delivery[]) => list.map((d) => `${d.operationId}@${d.nodeCode}`);
+import { type OpenStore, T0, delivery, pairs, storeTest } from './builders.ts';
 
 /** The main node's fan-out records and a compute node's catch-up position. */
 export function clusterContract(name: string, open: OpenStore): void {

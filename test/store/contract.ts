@@ -1,6 +1,7 @@
 import type { Store } from '../../src/store/types.ts';
 import { claimContract } from './contract-claims.ts';
 import { clusterContract } from './contract-cluster.ts';
+import { type EventContractOptions, eventContract } from './contract-events.ts';
 import { logContract } from './contract-logs.ts';
 import { operationContract } from './contract-operations.ts';
 import { recordContract } from './contract-records.ts';
@@ -10,10 +11,11 @@ import { recordContract } from './contract-records.ts';
  * empty store each call (tests in a file run concurrently, and each test opens its own); tests close it.
  * Titles are prefixed with `name`, so one file can run the suite for several adapters.
  */
-export function storeContract(name: string, open: () => Promise<Store>): void {
+export function storeContract(name: string, open: () => Promise<Store>, options: EventContractOptions = {}): void {
   recordContract(name, open);
   operationContract(name, open);
   claimContract(name, open);
   logContract(name, open);
   clusterContract(name, open);
+  eventContract(name, open, options);
 }

@@ -1,17 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { MongoBulkWriteError } from 'mongodb';
 import type { Delivery, DeliveryFilter, SyncState } from '../../domain/cluster.ts';
-import { type Collections, NO_ID, defined, isEmptyUpdate, toUpdate } from './collections.ts';
+import type { ClusterStore, Emit, Node } from '../types.ts';
+import { type Collections, NO_ID, defined, isEmptyUpdate, toNode, toUpdate } from './collections.ts';
+import type { MongoEventJournal } from './event-journal.ts';
 
 /**
- * The fan-out's records on MongoDB (procenv's own collections: nodedeliveries, historyepochs, syncstates).
- * Kept apart from mongo-store.ts so that each file stays about one concern.
+ * The cluster on MongoDB: WASDI's nodes, and the fan-out's records in procenv's own collections (nodedeliveries,
+ * historyepochs, syncstates). Events are journaled after each write.
  */
-export class ClusterRecords {
-  constructor(private readonly c: Collections) {}
+export class MongoClusterRecords implements ClusterStore {
+  constructor(private readonly c: Collections, private readonly journal: MongoEventJournal) {}
+
+  async saveNode(node: Node): Promise<void> {
+    const update = toUpdate({ ...node, nodeDescription: node.nodeDescription });
+    await this.c.nodes.updateOne({ nodeCode: node.nodeCode }, update, { upsert: true });
+  }
+  async findNode(nodeCode: string): Promise<Node | undefined> {
+    const doc = await this.c.nodes.findOne({ nodeCode }, { projection: NO_ID });
+    return doc ? toNode(doc) : undefined;
+  }
+  async listNodes(): Promise<Node[]> {
+    const docs = await this.c.nodes.find({}, { sort: { nodeCode: 1 }, projection: NO_ID }).toArray();
+    return docs.map(toNode);
+  }
+
+  async insertDeliveries(deliveries: readonly Delivery[], emit?: Emit<Delivery[]>): Promise<void> {
+    const inserted = await this.insertNew(deliveries);
+    if (inserted.length) await this.journal.journalEmitted(inserted, emit);
+  }
 
   /** Answers the deliveries that were new (an existing pair is left as it is). */
-  async insertDeliveries(deliveries: readonly Delivery[]): Promise<Delivery[]> {
+  private async insertNew(deliveries: readonly Delivery[]): Promise<Delivery[]> {
     if (deliveries.length === 0) return [];
     try {
       // Unordered: a pair that already exists fails alone (E11000) and the others are still inserted.
@@ -40,7 +60,7 @@ export class ClusterRecords {
     return docs.map(({ _id, ...d }) => d);
   }
 
-  async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>): Promise<Delivery | undefined> {
+  async updateDelivery(operationId: string, nodeCode: string, from: readonly Delivery['state'][], patch: Partial<Delivery>, emit?: Emit<Delivery>): Promise<Delivery | undefined> {
     const { operationId: _o, nodeCode: _n, ...fields } = patch;
     const filter = { operationId, nodeCode, state: { $in: [...from] } };
     const update = toUpdate(fields);
@@ -49,6 +69,7 @@ export class ClusterRecords {
       : await this.c.deliveries.findOneAndUpdate(filter, update, { returnDocument: 'after', projection: NO_ID });
     if (!updated) return undefined;
     const { _id, ...delivery } = updated;
+    await this.journal.journalEmitted(delivery, emit);
     return delivery;
   }
 
