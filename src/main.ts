@@ -5,6 +5,7 @@ import { buildApp } from './app.ts';
 import { ProcessorCatalog } from './catalog/catalog.ts';
 import { isMainNode } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { RabbitBridge } from './bridges/rabbitmq.ts';
 import { EventHub } from './events/hub.ts';
 import { Lifecycle } from './lifecycle/lifecycle.ts';
 import { createLogger, type LogFormat } from './logger.ts';
@@ -128,9 +129,17 @@ export async function startService(config: Config, options: {
     maxStreams: config['events.maxStreams'], maxStreamsPerUser: config['events.maxStreamsPerUser'],
     maxPending: config['events.maxPending'], ticketMs: config['events.ticketSeconds'] * 1000,
   });
-  const metrics = new Metrics({ store, nodeCode: config.nodeCode, openStreams: () => events.open });
+  // WASDI's web client hears of changes over RabbitMQ; only the main node publishes, as in WASDI.
+  const bridge = main && config['rabbitmq.url'] ? new RabbitBridge({
+    url: config['rabbitmq.url'], exchange: config['rabbitmq.exchange'], nodeCode: config.nodeCode, store,
+    log: log.child({ component: 'rabbitmq' }), retryMaxMs: config['rabbitmq.retryMaxMs'],
+    cursor: { load: () => store.findEventCursor('rabbitmq'), save: (id) => store.saveEventCursor('rabbitmq', id) },
+  }) : undefined;
+  const metrics = new Metrics({ store, nodeCode: config.nodeCode, openStreams: () => events.open, ...(bridge ? { publishLag: () => bridge.lag() } : {}) });
   hub.subscribe(metrics);
+  if (bridge) hub.subscribe(bridge);
   await hub.start();
+  await bridge?.start();
   const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
   await worker.start();
   await fanout?.start();
@@ -168,6 +177,7 @@ export async function startService(config: Config, options: {
         server.closeIdleConnections();
       });
       hub.stop();
+      await bridge?.stop();
       await sync?.stop();
       await fanout?.stop();
       peer.close();

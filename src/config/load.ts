@@ -129,6 +129,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   // The URL may carry a proxy's credentials: the message never shows them.
   if (typeof out.mainUrl === 'string' && out.mainUrl !== '' && !/^https?:\/\/[^\s/]+/.test(out.mainUrl)) problems.push(`mainUrl: must be an http(s) URL, got ${JSON.stringify(withoutCredentials(out.mainUrl).slice(0, 200))}`);
+  const rabbit = out['rabbitmq.url'];
+  if (typeof rabbit === 'string' && rabbit !== '' && !/^amqps?:\/\/[^\s/]+/.test(rabbit)) problems.push(`rabbitmq.url: must be an amqp:// or amqps:// URL, got ${JSON.stringify(withoutCredentials(rabbit).slice(0, 200))}`);
   if (typeof out.clusterKey === 'string' && out.clusterKey !== '' && out.clusterKey.length < 16) problems.push('clusterKey: must be at least 16 characters');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(out) as Config;

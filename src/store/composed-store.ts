@@ -82,4 +82,6 @@ export abstract class ComposedStore implements Store {
   readEvents(afterId: number, limit: number): Promise<ProcenvEvent[]> { return this.parts.events.readEvents(afterId, limit); }
   eventBounds(): Promise<{ first: number | undefined; last: number }> { return this.parts.events.eventBounds(); }
   pruneEvents(keep: number, olderThan: number): Promise<number> { return this.parts.events.pruneEvents(keep, olderThan); }
+  findEventCursor(name: string): Promise<number | undefined> { return this.parts.events.findEventCursor(name); }
+  saveEventCursor(name: string, id: number): Promise<void> { return this.parts.events.saveEventCursor(name, id); }
 }

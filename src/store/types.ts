@@ -127,6 +127,9 @@ export interface EventStore {
   eventBounds(): Promise<{ first: number | undefined; last: number }>;
   /** Drops events beyond the newest `keep` and those before `olderThan` (ms); answers how many went. */
   pruneEvents(keep: number, olderThan: number): Promise<number>;
+  /** Where a reader of the journal that must survive restarts stands (the RabbitMQ bridge): the last id it handled. */
+  findEventCursor(name: string): Promise<number | undefined>;
+  saveEventCursor(name: string, id: number): Promise<void>;
 }
 
 /**

@@ -35,6 +35,15 @@ const failingEmit = (): never => {
 
 /** The event journal: ids, reading, bounds, pruning, and the events that record writes emit. */
 export function eventContract(name: string, open: OpenStore, options: EventContractOptions = {}): void {
+  storeTest(name, open, 'an event cursor is undefined until saved, then the last id saved, per name', async (t, store) => {
+    t.is(await store.findEventCursor('rabbitmq'), undefined);
+    await store.saveEventCursor('rabbitmq', 7);
+    await store.saveEventCursor('rabbitmq', 9);
+    await store.saveEventCursor('other', 1);
+    t.is(await store.findEventCursor('rabbitmq'), 9);
+    t.is(await store.findEventCursor('other'), 1);
+  });
+
   storeTest(name, open, 'appended events are read back in id order, with increasing ids and the fields of eventOf', async (t, store) => {
     t.deepEqual(await journal(store), []);
     const drafts = [

@@ -18,6 +18,8 @@ export class SqliteEventJournal implements EventStore {
       lastEvent: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'").pluck(),
       pruneEventsByCount: db.prepare('DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)'),
       pruneEventsByAge: db.prepare('DELETE FROM events WHERE at < ?'),
+      findCursor: db.prepare('SELECT id FROM eventcursors WHERE name = ?').pluck(),
+      saveCursor: db.prepare('INSERT INTO eventcursors (name, id) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET id = excluded.id'),
     };
   }
 
@@ -36,6 +38,14 @@ export class SqliteEventJournal implements EventStore {
       first: (this.stmts.firstEvent.get() as number | null) ?? undefined,
       last: (this.stmts.lastEvent.get() as number | undefined) ?? 0,
     }));
+  }
+
+  async findEventCursor(name: string): Promise<number | undefined> {
+    return this.ctx.read(() => (this.stmts.findCursor.get(name) as number | undefined) ?? undefined);
+  }
+
+  async saveEventCursor(name: string, id: number): Promise<void> {
+    await this.ctx.transaction(() => this.stmts.saveCursor.run(name, id));
   }
 
   async pruneEvents(keep: number, olderThan: number): Promise<number> {

@@ -34,6 +34,7 @@ const MIGRATIONS: string[] = [
   // The event journal: AUTOINCREMENT so that an id is never given twice, also after the newest events were pruned.
   `CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, doc TEXT NOT NULL);
    CREATE INDEX events_at ON events (at);`,
+  `CREATE TABLE eventcursors (name TEXT PRIMARY KEY, id INTEGER NOT NULL);`,
 ];
 
 const SCHEMA_VERSION = MIGRATIONS.length;

@@ -54,6 +54,7 @@ export interface Collections {
   syncStates: Collection<SyncState>;
   events: Collection<EventDoc>;
   eventCounters: Collection<EventCounterDoc>;
+  eventCursors: Collection<EventCounterDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -72,6 +73,7 @@ export function collectionsOf(db: Db): Collections {
     syncStates: db.collection<SyncState>('syncstates'),
     events: db.collection<EventDoc>('events'),
     eventCounters: db.collection<EventCounterDoc>('eventcounters'),
+    eventCursors: db.collection<EventCounterDoc>('eventcursors'),
   };
 }
 
@@ -110,6 +112,7 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   syncStates: [{ key: { processorName: 1 }, unique: true }],
   events: [{ key: { at: 1 } }],
   eventCounters: [],
+  eventCursors: [],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {

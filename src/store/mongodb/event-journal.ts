@@ -45,4 +45,12 @@ export class MongoEventJournal implements EventStore {
     if (boundary) removed += (await this.c.events.deleteMany({ _id: { $lte: boundary._id } })).deletedCount;
     return removed;
   }
+
+  async findEventCursor(name: string): Promise<number | undefined> {
+    return (await this.c.eventCursors.findOne({ _id: name }))?.seq;
+  }
+
+  async saveEventCursor(name: string, id: number): Promise<void> {
+    await this.c.eventCursors.updateOne({ _id: name }, { $set: { seq: id } }, { upsert: true });
+  }
 }
