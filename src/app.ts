@@ -1,12 +1,15 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
+import type { ProcessorCatalog } from './catalog/catalog.ts';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
 import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { operationRoutes } from './http/routes/operations.ts';
+import { processorRoutes } from './http/routes/processors.ts';
+import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
@@ -16,8 +19,11 @@ export interface AppDeps extends ClusterRoutesDeps {
   sessions: SessionService;
   environments: EnvironmentService;
   operations: OperationService;
-  /** The processors folder's refused folders and files (GET /catalog/problems); absent: no such route. */
-  catalog?: CatalogRoutesDeps['catalog'];
+  /**
+   * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
+   * panel's processor list counts packages in (GET /processors); absent: neither route.
+   */
+  catalog?: CatalogRoutesDeps['catalog'] & Pick<ProcessorCatalog, 'snapshot'>;
 }
 
 /** The Koa application, without listen(), so that tests mount it in-process on port 0. */
@@ -39,7 +45,11 @@ export function buildApp(deps: AppDeps): Koa {
   packageManagerRoutes(deps, router);
   operationRoutes(deps, router);
   clusterRoutes(deps, router);
-  if (deps.catalog) catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
+  if (deps.catalog) {
+    catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
+    const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });
+    processorRoutes({ sessions: deps.sessions, environments: deps.environments, summaries }, router);
+  }
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
