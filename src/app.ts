@@ -8,6 +8,7 @@ import { NotFoundError } from './domain/errors.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { operationRoutes } from './http/routes/operations.ts';
+import { panelFiles } from './http/panel-files.ts';
 import { processorRoutes } from './http/routes/processors.ts';
 import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { EnvironmentService } from './services/environments.ts';
@@ -40,6 +41,7 @@ export function buildApp(deps: AppDeps): Koa {
       throw new NotFoundError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
     }
   });
+  app.use(panelFiles());
   // One router for every route: one path match per request instead of one per resource.
   const router = new Router();
   packageManagerRoutes(deps, router);
