@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import type { Browser } from 'playwright-core';
 import { startService, type Service } from '../../src/main.ts';
@@ -155,7 +157,7 @@ browserTest('an owner signs in, adds, upgrades and removes a package, following 
   t.deepEqual(panel.problems, []);
 });
 
-browserTest('a refused change is shown in the API\'s words beside the form, and sign-out forgets the token', async (t) => {
+browserTest('a refused change is shown in the API\'s words, Reset history says what it does before it does it, and sign-out forgets the token', async (t) => {
   const svc = await startTestService({}, { worker: false });
   t.teardown(() => svc.close());
   const token = await svc.login('demo');
@@ -171,6 +173,16 @@ browserTest('a refused change is shown in the API\'s words beside the form, and 
   t.notRegex((await alert.textContent()) ?? '', /INVALID_UPDATE_COMMAND|\b400\b/, 'words, not codes');
   t.deepEqual(await svc.store.listOperations({ limit: 10 }), []);
   await panel.screenshot('08-refused-add');
+
+  const history = join(svc.catalog.folderOf('sample_pip'), 'envActionsList.txt');
+  t.true(existsSync(history));
+  await page.getByRole('button', { name: 'Reset history…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Reset the history of sample_pip?' });
+  await dialog.waitFor();
+  t.regex((await dialog.textContent()) ?? '', /deletes the list of changes applied to sample_pip \(envActionsList\.txt\).*installed packages stay as they are/s);
+  await dialog.getByRole('button', { name: 'Reset history' }).click();
+  await page.getByText('The history of sample_pip was reset.').waitFor();
+  t.false(existsSync(history), 'envActionsList.txt is gone');
 
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to procenv' }).waitFor();

@@ -50,6 +50,21 @@ export function renderPackages(ctx, actions) {
   /** @type {Set<string>} */
   const selected = new Set();
 
+  /**
+   * Runs a button's action once at a time: clicks while procenv has not answered are ignored (a double click queues
+   * one operation). The button keeps the focus (a disabled one would lose it). An unexpected failure is shown in words.
+   * @param {Event} ev
+   * @param {() => Promise<unknown>} action
+   */
+  const busy = (ev, action) => {
+    const button = /** @type {HTMLButtonElement} */ (ev.currentTarget);
+    if (button.getAttribute('aria-disabled') === 'true') return;
+    button.setAttribute('aria-disabled', 'true');
+    action().catch((err) => ctx.notify(`That did not work: ${/** @type {Error} */ (err).message}`, 'error')).finally(() => {
+      button.removeAttribute('aria-disabled');
+    });
+  };
+
   const searchId = newId('package-search');
   const search = h('input', { id: searchId, type: 'search', autocomplete: 'off', spellcheck: 'false' });
   const outdatedOnlyId = newId('outdated-only');
@@ -118,9 +133,9 @@ export function renderPackages(ctx, actions) {
     return h('div', { class: 'changes' },
       form,
       h('div', { class: 'env-actions' },
-        h('button', { type: 'button', class: 'button', 'aria-describedby': refreshHelp, onclick: () => actions.submit([], 'The refresh') }, 'Refresh package list'),
+        h('button', { type: 'button', class: 'button', 'aria-describedby': refreshHelp, onclick: (/** @type {Event} */ ev) => busy(ev, () => actions.submit([], 'The refresh')) }, 'Refresh package list'),
         h('span', { class: 'help', id: refreshHelp }, 'Reads the installed packages from the environment again.'),
-        me.mainNode ? h('button', { type: 'button', class: 'button button-danger-outline', 'aria-describedby': resetHelp, onclick: () => actions.resetHistory() }, 'Reset history…') : null,
+        me.mainNode ? h('button', { type: 'button', class: 'button button-danger-outline', 'aria-describedby': resetHelp, onclick: (/** @type {Event} */ ev) => busy(ev, () => actions.resetHistory()) }, 'Reset history…') : null,
         me.mainNode ? h('span', { class: 'help', id: resetHelp }, 'Starts the list of changes to replay over, empty.') : null));
   }
 
@@ -202,11 +217,11 @@ export function renderPackages(ctx, actions) {
       canWrite ? h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' },
         old ? h('button', {
           type: 'button', class: 'button button-small', 'aria-label': `Upgrade ${pkg} to ${p.latestVersion}`, dataset: { focusKey: `upgrade:${pkg}` },
-          onclick: () => actions.submit([upgradeCommand(p)], `The upgrade of ${pkg}`),
+          onclick: (/** @type {Event} */ ev) => busy(ev, () => actions.submit([upgradeCommand(p)], `The upgrade of ${pkg}`)),
         }, 'Upgrade') : null,
         h('button', {
           type: 'button', class: 'button button-small button-danger-outline', 'aria-label': `Remove ${pkg}`, dataset: { focusKey: `remove:${pkg}` },
-          onclick: () => remove([pkg]),
+          onclick: (/** @type {Event} */ ev) => busy(ev, () => remove([pkg])),
         }, 'Remove'))) : null);
   }
 
@@ -250,15 +265,13 @@ export function renderPackages(ctx, actions) {
       h('p', {}, `${plural(names.length, 'package')} selected`, tooMany ? ` (at most ${MAX_COMMANDS} per operation)` : ''),
       h('button', {
         type: 'button', class: 'button button-small', disabled: tooMany, dataset: { focusKey: 'upgrade-selected' },
-        onclick: () => {
-          actions.submit(list.map(upgradeCommand), `The upgrade of ${plural(names.length, 'package')}`).then((ok) => {
-            if (!ok) return;
-            selected.clear();
-            render();
-          }).catch(() => undefined);
-        },
+        onclick: (/** @type {Event} */ ev) => busy(ev, async () => {
+          if (!(await actions.submit(list.map(upgradeCommand), `The upgrade of ${plural(names.length, 'package')}`))) return;
+          selected.clear();
+          render();
+        }),
       }, 'Upgrade selected'),
-      h('button', { type: 'button', class: 'button button-small button-danger-outline', disabled: tooMany, dataset: { focusKey: 'remove-selected' }, onclick: () => remove(names) }, 'Remove selected…'),
+      h('button', { type: 'button', class: 'button button-small button-danger-outline', disabled: tooMany, dataset: { focusKey: 'remove-selected' }, onclick: (/** @type {Event} */ ev) => busy(ev, () => remove(names)) }, 'Remove selected…'),
       h('button', {
         type: 'button', class: 'button button-small', dataset: { focusKey: 'clear-selection' },
         onclick: () => {
