@@ -1,5 +1,5 @@
 // @ts-check
-import { h } from './dom.js';
+import { h, newId } from './dom.js';
 
 /**
  * Asks before a destructive action, in a modal <dialog> (focus stays inside, Escape cancels). The safe choice has
@@ -9,7 +9,7 @@ import { h } from './dom.js';
  */
 export function confirmAction({ title, body, confirm, cancel = 'Cancel' }) {
   return new Promise((resolve) => {
-    const titleId = `dialog-title-${Date.now()}`;
+    const titleId = newId('dialog-title');
     const cancelButton = h('button', { type: 'button', class: 'button' }, cancel);
     const confirmButton = h('button', { type: 'button', class: 'button button-danger' }, confirm);
     const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId },
