@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
+import type { ProcessorCatalog } from './catalog/catalog.ts';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
 import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
@@ -9,6 +10,9 @@ import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts'
 import { eventRoutes } from './http/routes/events.ts';
 import { operatorRoutes, requestMetrics, type OperatorRoutesDeps } from './http/routes/operator.ts';
 import { operationRoutes } from './http/routes/operations.ts';
+import { panelFiles } from './http/panel-files.ts';
+import { processorRoutes } from './http/routes/processors.ts';
+import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
 import type { OperationService } from './services/operations.ts';
@@ -23,8 +27,11 @@ export interface AppDeps extends ClusterRoutesDeps {
   operator?: OperatorRoutesDeps;
   /** The event stream (GET /events); absent: no such route. */
   events?: EventService;
-  /** The processors folder's refused folders and files (GET /catalog/problems); absent: no such route. */
-  catalog?: CatalogRoutesDeps['catalog'];
+  /**
+   * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
+   * panel's processor list counts packages in (GET /processors); absent: neither route.
+   */
+  catalog?: CatalogRoutesDeps['catalog'] & Pick<ProcessorCatalog, 'snapshot'>;
 }
 
 /** The Koa application, without listen(), so that tests mount it in-process on port 0. */
@@ -42,6 +49,7 @@ export function buildApp(deps: AppDeps): Koa {
       throw new NotFoundError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
     }
   });
+  app.use(panelFiles());
   // One router for every route: one path match per request instead of one per resource.
   const router = new Router();
   packageManagerRoutes(deps, router);
@@ -49,7 +57,11 @@ export function buildApp(deps: AppDeps): Koa {
   clusterRoutes(deps, router);
   if (deps.operator) operatorRoutes(deps.operator, router);
   if (deps.events) eventRoutes({ sessions: deps.sessions, events: deps.events }, router);
-  if (deps.catalog) catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
+  if (deps.catalog) {
+    catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
+    const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });
+    processorRoutes({ sessions: deps.sessions, environments: deps.environments, summaries }, router);
+  }
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -74,6 +74,7 @@ async function serve(config: Config, demo: boolean): Promise<void> {
     process.stderr.write(
       `\nprocenv is listening on ${service.url} (node ${config.nodeCode}, ${service.store.kind} store, ${processors.length} processors)\n` +
       `demo session token: ${token}\n` +
+      `panel: ${service.url}/ui/ (sign in with the token above)\n` +
       (sample ? `try: curl -s -H 'x-session-token: ${token}' '${service.url}/packageManager/listPackages?name=${sample.name}'\n\n` : '\n'),
     );
   }

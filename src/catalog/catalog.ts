@@ -4,7 +4,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { ConflictError, UnreadableFileError } from '../domain/errors.ts';
-import { mergePackages, parsePackagesInfo, type ManagerVersion } from '../domain/packages.ts';
+import { isOutdated, mergePackages, parsePackagesInfo, type ManagerVersion } from '../domain/packages.ts';
 import { isValidProcessorName, type Processor } from '../domain/processor.ts';
 import type { Store } from '../store/types.ts';
 import { CachedAnswer } from '../util/cached-answer.ts';
@@ -20,7 +20,13 @@ export type Snapshot =
   | { state: 'missing' }
   | { state: 'empty' }
   | { state: 'unreadable'; error: UnreadableFileError }
-  | { state: 'ok'; managerVersion?: ManagerVersion; list: CachedAnswer };
+  | { state: 'ok'; managerVersion?: ManagerVersion; list: CachedAnswer; counts: PackageCounts };
+
+/** How many packages a snapshot lists, and how many of them have a newer version (the panel's processor list). */
+export interface PackageCounts {
+  packages: number;
+  outdated: number;
+}
 
 const WATCHED_FILES = new Set([PACKAGES_INFO, PROCESSOR_JSON, ENV_ACTIONS]);
 /** The problem-list entry of a folder's environment (a `python` not allowed, an environment leading out). */
@@ -308,7 +314,8 @@ export class ProcessorCatalog extends EventEmitter {
     try {
       const info = parsePackagesInfo(text);
       const list = mergePackages(info);
-      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), list: CachedAnswer.of(JSON.stringify(list)) };
+      const counts = { packages: list.length, outdated: list.filter(isOutdated).length };
+      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), list: CachedAnswer.of(JSON.stringify(list)), counts };
     } catch (err) {
       if (err instanceof UnreadableFileError) {
         this.log.warn({ processor: name, code: err.code }, 'packagesInfo.json unreadable');

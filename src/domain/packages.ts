@@ -112,6 +112,14 @@ export function mergePackages(info: PackagesInfo): PackageInfo[] {
     .map((e) => e.pkg);
 }
 
+/**
+ * Whether a package has a newer version than the one installed: it names a latestVersion other than its
+ * currentVersion (pip's `outdated` section does; its `uptodate` rows carry null). The panel marks rows by this rule.
+ */
+export function isOutdated(pkg: PackageInfo): boolean {
+  return pkg.latestVersion !== undefined && pkg.latestVersion !== '' && pkg.latestVersion !== pkg.currentVersion;
+}
+
 /** The Java writer's form: every field present, nulls included (reference §2.1 A). */
 export function toJavaForm(info: PackagesInfo): Record<string, unknown> {
   const pkg = (p: PackageInfo) => Object.fromEntries(PACKAGE_FIELDS.map((f) => [f, p[f] ?? null]));

@@ -212,4 +212,5 @@ test('serve --demo on port 0 serves a copy of the samples, logs the bound URL, w
   t.true(existsSync(join(demoProcessors, PIP.name, 'processor.json')));
   t.like(logs.find((l) => l.msg === 'sample processors copied'), { to: demoProcessors });
   t.regex(stderr, /demo session token: \S+/);
+  t.regex(stderr, /panel: http:\/\/127\.0\.0\.1:\d+\/ui\/ \(sign in with the token above\)/);
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import test from 'ava';
 import got from 'got';
+import { ensureCompiled } from '../helpers/compiled.ts';
 import { SAMPLES_DIR } from '../helpers/service.ts';
 
 // The installed `procenv` command runs the compiled JavaScript of dist/ (built by `npm install` through `prepare`),
@@ -18,6 +19,8 @@ const built = existsSync(COMPILED);
 const compiledTest = built ? test : test.skip;
 
 compiledTest(`bin/procenv.js serves from dist/: it listens, answers and stops on SIGTERM${built ? '' : ' (skipped: dist/ is not built; npm run build)'}`, async (t) => {
+  // What the sources are now (the panel's route included), not an older build.
+  await ensureCompiled();
   const root = mkdtempSync(join(tmpdir(), 'procenv-compiled-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   cpSync(SAMPLES_DIR, join(root, 'processors'), { recursive: true });
@@ -44,6 +47,11 @@ compiledTest(`bin/procenv.js serves from dist/: it listens, answers and stops on
   });
   const res = await got(`${url}/packageManager/listPackages?name=sample_pip`, { throwHttpErrors: false, retry: { limit: 0 } });
   t.is(res.statusCode, 401, 'the compiled service answers, and asks for a session');
+  // The panel's files live beside dist/ (ui/), and the compiled service finds them there too.
+  const panel = await got(`${url}/ui/`, { throwHttpErrors: false, retry: { limit: 0 } });
+  t.is(panel.statusCode, 200);
+  t.regex(panel.headers['content-type'] ?? '', /^text\/html/);
+  t.is((await got(`${url}/ui/app.js`, { throwHttpErrors: false, retry: { limit: 0 } })).statusCode, 200);
   child.kill('SIGTERM');
   t.is(await exited, 0, stderr);
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { UnreadableFileError } from '../../src/domain/errors.ts';
-import { managerVersionFrom, mergePackages, parsePackagesInfo, toJavaForm, type PackagesInfo } from '../../src/domain/packages.ts';
+import { isOutdated, managerVersionFrom, mergePackages, parsePackagesInfo, toJavaForm, type PackagesInfo } from '../../src/domain/packages.ts';
 import { SAMPLES_DIR } from '../helpers/service.ts';
 
 // packagesInfo.json in both on-disk forms (reference §2.1): the Java writer's (nulls, integer versions) and the
@@ -141,4 +141,14 @@ test('managerVersionFrom splits pip -V and conda -V versions', (t) => {
   t.deepEqual(managerVersionFrom('pip', '24.0'), { name: 'pip', version: '24.0', major: 24, minor: 0, patch: 0 });
   t.deepEqual(managerVersionFrom('conda', '23.11.0'), { name: 'conda', version: '23.11.0', major: 23, minor: 11, patch: 0 });
   t.deepEqual(managerVersionFrom('pip', '25.1b1'), { name: 'pip', version: '25.1b1', major: 25, minor: 0, patch: 0 });
+});
+
+test('a package is outdated when it names a latest version other than the installed one', (t) => {
+  t.true(isOutdated({ packageName: 'numpy', currentVersion: '1.24.4', latestVersion: '2.0.2' }));
+  t.false(isOutdated({ packageName: 'numpy', currentVersion: '2.0.2', latestVersion: '2.0.2' }));
+  t.false(isOutdated({ packageName: 'wasdi', currentVersion: '0.8.7.3' }), 'no latest version known');
+  t.false(isOutdated({ packageName: 'wasdi', currentVersion: '0.8.7.3', latestVersion: '' }));
+  // The samples: three of sample_pip's seven, one of sample_oneshot's three, none of sample_conda's `all` list.
+  const count = (name: string) => mergePackages(parsePackagesInfo(sample(name))).filter(isOutdated).length;
+  t.deepEqual([count('sample_pip'), count('sample_oneshot'), count('sample_conda')], [3, 1, 0]);
 });
