@@ -307,10 +307,8 @@ browserTest('the page recovers by itself when the service restarts in the middle
   t.deepEqual(panel.problems.filter((p) => !/ERR_CONNECTION_REFUSED|EventSource/.test(p)), []);
 });
 
-// Needs GET /events and POST /events/tickets (the live event stream of issue 8, built on main). Until they land,
-// the panel follows operations by polling and this test fails as expected; once they do, ava reports that it
-// passed, and `.failing` comes off.
-(HAS_CHROMIUM ? test.serial.failing : test.serial.skip)('the panel follows an operation live from the event stream, one stream per tab', async (t) => {
+// The live event stream (GET /events with a ticket): one stream per tab, operations followed without polling.
+(HAS_CHROMIUM ? test.serial : test.serial.skip)('the panel follows an operation live from the event stream, one stream per tab', async (t) => {
   const svc = await startPipService(template, WHEELS);
   t.teardown(() => svc.close());
   const panel = await openPanel(t, browser);
