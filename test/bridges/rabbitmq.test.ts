@@ -51,8 +51,11 @@ rabbitTest('a change made through procenv reaches a STOMP subscriber of its work
   t.is((await svc.waitFor(bad)).status, 'ERROR');
   const after = await client.until((m) => m.filter((x) => x.messageCode === 'ENVIRONMENTUPDATE').length === 2);
   t.like(after.filter((x) => x.messageCode === 'ENVIRONMENTUPDATE')[1], { messageResult: 'KO', payload: `GURU MEDITATION<br>Error updating ${PIP_PROCESSOR} Environment` });
-  // Another workspace's subscriber hears nothing of these.
   t.true(after.every((x) => x.workspaceId === workspace));
+  // Everything confirmed: the lag the metrics show is back to nothing.
+  const lag = async () => /procenv_rabbitmq_publish_lag_events (\d+)/.exec((await svc.http.get('metrics')).body)?.[1];
+  for (const deadline = Date.now() + 10_000; (await lag()) !== '0' && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
+  t.is(await lag(), '0');
 });
 
 rabbitTest('the broker stopped during a change still gets its message once it is back; a restart after a confirmed publish sends nothing twice', async (t) => {
