@@ -158,7 +158,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
       n.attempts && n.attempts > 1 ? ` after ${n.attempts} attempts` : '', n.lastError ? ` (${n.lastError})` : '')));
     nodeList.hidden = nodes.size === 0;
     tick();
-    logSummary.textContent = `Log (${lastSeq === 0 ? 'no lines yet' : `${lastSeq} lines`})`;
+    logSummary.textContent = `Log (${lastSeq === 0 ? 'no lines yet' : plural(lastSeq, 'line')})`;
     const done = isFinal(op.status);
     cancel.hidden = done;
     dismiss.hidden = !done;
