@@ -134,13 +134,6 @@ export function timeAgo(ms) {
   return h('time', { datetime: new Date(ms).toISOString(), title: formatTime(ms) }, words);
 }
 
-/** 1 → "1st". @param {number} n */
-export function ordinal(n) {
-  const tens = n % 100;
-  const suffix = tens >= 11 && tens <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th';
-  return `${n}${suffix}`;
-}
-
 /** "1 package", "2 packages". @param {number} n @param {string} word */
 export function plural(n, word) {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

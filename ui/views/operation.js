@@ -1,6 +1,6 @@
 // @ts-check
 import { confirmAction } from '../lib/dialog.js';
-import { describeCommand, describeCommands, formatClock, formatDuration, h, isFinal, newId, ordinal, replace, statusBadge } from '../lib/dom.js';
+import { describeCommand, describeCommands, formatClock, formatDuration, h, isFinal, newId, plural, replace, statusBadge } from '../lib/dom.js';
 
 /**
  * @typedef {{
@@ -39,8 +39,11 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
   const { api, events } = ctx;
   const id = operation.processObjId;
   let op = operation;
-  /** @type {number | null} */
-  let position = null;
+  /**
+   * Operations of the processor ahead of this one while it is queued (the events' `position`); null: unknown.
+   * @type {number | null}
+   */
+  let ahead = null;
   /** @type {{ index: number, count: number, command: string } | null} */
   let command = null;
   let lastSeq = 0;
@@ -106,7 +109,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
     if (isFinal(op.status) && !isFinal(view.status)) return;
     if (!isFinal(view.status) && view.lastStateChangeTimestamp < op.lastStateChangeTimestamp) return;
     op = { ...op, ...view };
-    if (view.status !== 'CREATED') position = null;
+    if (view.status !== 'CREATED') ahead = null;
     for (const n of view.nodes ?? []) nodes.set(n.nodeCode, n);
     render();
     if (isFinal(op.status)) finish().catch(() => undefined);
@@ -140,7 +143,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
     /** @type {(string | Node)[]} */
     const parts = [statusBadge(op.status)];
     if (op.status === 'CREATED') {
-      parts.push(position === null ? ' waiting in the queue' : position <= 1 ? ' runs next' : ` ${ordinal(position)} in the queue`);
+      parts.push(ahead === null ? ' waiting in the queue' : ahead === 0 ? ' runs next' : ` ${plural(ahead, 'operation')} ahead of it`);
     } else if (op.status === 'RUNNING') {
       if (cancelling) parts.push(' cancelling…');
       else if (op.commands.length === 0) parts.push(' reading the package list');
@@ -155,7 +158,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
       n.attempts && n.attempts > 1 ? ` after ${n.attempts} attempts` : '', n.lastError ? ` (${n.lastError})` : '')));
     nodeList.hidden = nodes.size === 0;
     tick();
-    logSummary.textContent = `Log (${lastSeq === 0 ? 'no lines yet' : `${lastSeq} lines`})`;
+    logSummary.textContent = `Log (${lastSeq === 0 ? 'no lines yet' : plural(lastSeq, 'line')})`;
     const done = isFinal(op.status);
     cancel.hidden = done;
     dismiss.hidden = !done;
@@ -170,11 +173,11 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
     }
   }
 
-  /** The place in the processor's queue, from the operations waiting or running before this one. */
-  async function queuePosition() {
+  /** How many of the processor's operations are ahead of this one: those running, and those queued before it. */
+  async function operationsAhead() {
     /** @type {OperationView[]} */
     const active = await api.get('/operations', { processor: op.productName, status: 'CREATED,RUNNING', limit: 500 });
-    return 1 + active.filter((o) => o.processObjId !== id && (o.status === 'RUNNING' || o.operationTimestamp < op.operationTimestamp)).length;
+    return active.filter((o) => o.processObjId !== id && (o.status === 'RUNNING' || o.operationTimestamp < op.operationTimestamp)).length;
   }
 
   let polling = false;
@@ -185,7 +188,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
       apply(await api.get(`/operations/${encodeURIComponent(id)}`));
       appendLines(await api.get(`/operations/${encodeURIComponent(id)}/log`, { after: lastSeq }));
       if (op.status === 'CREATED' && !events.live) {
-        position = await queuePosition();
+        ahead = await operationsAhead();
         render();
       }
       if (isFinal(op.status)) await finish();
@@ -239,7 +242,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
     switch (ev.type) {
       case 'operation.queued':
         apply(ev.operation);
-        if (typeof ev.position === 'number') position = ev.position;
+        if (typeof ev.position === 'number') ahead = ev.position;
         break;
       case 'operation.running':
       case 'operation.requeued':
