@@ -5,6 +5,7 @@ import type { ProcessorCatalog } from './catalog/catalog.ts';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
 import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
+import { openapiRoutes } from './http/routes/openapi.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { eventRoutes } from './http/routes/events.ts';
@@ -52,6 +53,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(panelFiles());
   // One router for every route: one path match per request instead of one per resource.
   const router = new Router();
+  openapiRoutes(router);
   packageManagerRoutes(deps, router);
   operationRoutes(deps, router);
   clusterRoutes(deps, router);

@@ -1,0 +1,308 @@
+import { EVENT_TYPES, type EventType } from '../../domain/events.ts';
+import { OPERATION_STATUSES } from '../../domain/operation.ts';
+import { PROCESSOR_NAME } from '../../domain/processor.ts';
+import { ref, type Schema } from './spec-types.ts';
+
+/**
+ * The component schemas of procenv's OpenAPI document: what each answer's JSON is. Objects list the fields procenv
+ * sends; optional ones are absent rather than null (WASDI's view models leave nulls out the same way).
+ */
+
+const ms = (description: string): Schema => ({ type: 'integer', minimum: 0, description: `${description} (ms since the epoch)` });
+const text = (description: string): Schema => ({ type: 'string', description });
+const count = (description: string): Schema => ({ type: 'integer', minimum: 0, description });
+const object = (properties: Record<string, Schema>, required: string[], description?: string): Schema => ({
+  type: 'object', ...(description ? { description } : {}), required, properties,
+});
+
+const DELIVERY_STATES = ['pending', 'delivered', 'applied', 'failed', 'skipped'] as const;
+const NODE_STEPS = ['in-step', 'behind', 'failing', 'absent', 'unreachable'] as const;
+
+const operationProperties: Record<string, Schema> = {
+  processObjId: text('the operation id (WASDI\'s ProcessWorkspace id)'),
+  operationType: { const: 'ENVIRONMENTUPDATE' },
+  processorId: text('the processor\'s id'),
+  productName: text('the processor\'s name (WASDI\'s field name)'),
+  workspaceId: text('the workspace as the caller sent it (`-` when none: procenv has no workspaces)'),
+  userId: text('who asked for it (`procenv-sync` for a compute node\'s catch-up)'),
+  nodeCode: text('the node that runs it'),
+  status: ref('OperationStatus'),
+  commands: { type: 'array', items: ref('UpdateCommand'), description: 'run in order; empty: a refresh of packagesInfo.json' },
+  operationTimestamp: ms('when it was stored'),
+  operationStartTimestamp: ms('when a worker took it'),
+  operationEndTimestamp: ms('when it ended'),
+  lastStateChangeTimestamp: ms('its last change of status'),
+  progressPerc: { type: 'integer', minimum: 0, maximum: 100 },
+  idempotencyKey: text('the caller\'s Idempotency-Key, or `origin:<node>:<id>` for a delivery from the main node'),
+  error: ref('OperationError'),
+  durationMs: count('how long it ran'),
+  pid: { type: 'integer', description: 'its latest package-manager process' },
+  pidStartTime: text('that process\'s start time as /proc tells it (with the pid, it names the process unambiguously)'),
+  origin: object({ nodeCode: text('the main node'), operationId: text('the main node\'s operation') }, ['nodeCode', 'operationId'],
+    'compute node: the main node\'s operation this one was delivered for'),
+  sync: object({
+    epoch: text('the main node\'s history epoch'),
+    from: count('first history line applied'),
+    to: count('history line after the last one applied'),
+    origins: { type: 'array', items: { type: 'string' }, description: 'the main node\'s operations that wrote those lines' },
+  }, ['epoch', 'from', 'to'], 'compute node: a catch-up applying history lines [from, to)'),
+  appliedCount: count('how many of `commands`, from the first, the package manager applied (once ended)'),
+  recorded: object({ epoch: text('history epoch'), lines: { type: 'array', items: { type: 'integer', minimum: 0 } } }, ['epoch', 'lines'],
+    'main node: the envActionsList.txt lines this operation appended'),
+};
+const operationRequired = [
+  'processObjId', 'operationType', 'processorId', 'productName', 'workspaceId', 'userId', 'nodeCode', 'status', 'commands',
+  'operationTimestamp', 'lastStateChangeTimestamp', 'progressPerc',
+];
+
+/** The JSON of one event as journaled and streamed: `{ id, type, at, processor, operationId?, …fields }`. */
+function eventSchema(type: EventType, description: string, fields: Record<string, Schema>, required: string[], operationId: 'required' | 'optional'): Schema {
+  return object({
+    id: count('the event\'s id in the journal (the stream\'s `id:`; resume after it with Last-Event-ID)'),
+    type: { const: type },
+    at: ms('when it happened'),
+    processor: text('the processor\'s name'),
+    operationId: text('the operation it concerns'),
+    ...fields,
+  }, ['id', 'type', 'at', 'processor', ...(operationId === 'required' ? ['operationId'] : []), ...required], description);
+}
+
+const operationField = { operation: ref('Operation') };
+
+const EVENT_SCHEMAS: Record<EventType, [string, Schema]> = {
+  'operation.queued': ['OperationQueuedEvent', eventSchema('operation.queued', 'stored CREATED', {
+    ...operationField, position: count('operations of the processor ahead of it on this node'),
+  }, ['operation', 'position'], 'required')],
+  'operation.running': ['OperationRunningEvent', eventSchema('operation.running', 'a worker took it', operationField, ['operation'], 'required')],
+  'operation.command': ['OperationCommandEvent', eventSchema('operation.command', 'a command started or finished', {
+    index: count('the command\'s place in `commands`'),
+    count: count('how many commands the operation has'),
+    command: ref('UpdateCommand'),
+    phase: { enum: ['started', 'finished'] },
+    ok: { type: 'boolean', description: 'finished: whether the package manager applied it' },
+    error: ref('OperationError'),
+  }, ['index', 'count', 'command', 'phase'], 'required')],
+  'operation.progress': ['OperationProgressEvent', eventSchema('operation.progress', 'after each command', {
+    progressPerc: { type: 'integer', minimum: 0, maximum: 100 },
+  }, ['progressPerc'], 'required')],
+  'operation.log': ['OperationLogEvent', eventSchema('operation.log', 'log lines stored (batched, about every 200 ms)', {
+    lines: { type: 'array', items: ref('OperationLogLine') },
+  }, ['lines'], 'required')],
+  'operation.ended': ['OperationEndedEvent', eventSchema('operation.ended', 'DONE, ERROR or STOPPED', operationField, ['operation'], 'required')],
+  'operation.requeued': ['OperationRequeuedEvent', eventSchema('operation.requeued', 'its worker died before anything ran; it waits again', operationField, ['operation'], 'required')],
+  'operation.cancelRequested': ['OperationCancelRequestedEvent', eventSchema('operation.cancelRequested', 'a cancel of a running operation, before its processes are killed', operationField, ['operation'], 'required')],
+  'delivery.changed': ['DeliveryChangedEvent', eventSchema('delivery.changed', 'main node: a compute node\'s delivery of the operation changed state', {
+    nodeCode: text('the compute node'),
+    state: ref('DeliveryState'),
+    attempts: count('sending attempts so far'),
+    lastError: text('why the last attempt or the node\'s operation failed'),
+    remoteOperationId: text('the compute node\'s own operation'),
+  }, ['nodeCode', 'state', 'attempts'], 'required')],
+  'packages.changed': ['PackagesChangedEvent', eventSchema('packages.changed', 'packagesInfo.json changed (listPackages answers anew)', {
+    source: { enum: ['operation', 'disk'], description: '`operation`: rewritten after an operation (named by operationId); `disk`: by another hand, as the watcher saw it' },
+  }, ['source'], 'optional')],
+};
+
+/** The event types and the component schema of each (the test checks they cover `EVENT_TYPES`). */
+export const EVENT_SCHEMA_NAMES: Record<EventType, string> = Object.fromEntries(
+  EVENT_TYPES.map((type) => [type, EVENT_SCHEMAS[type][0]]),
+) as Record<EventType, string>;
+
+export const schemas: Record<string, Schema> = {
+  Error: object({
+    error: object({
+      code: text('stable, for programs to branch on (`UNAUTHENTICATED`, `PROCESSOR_NOT_ACCESSIBLE`, …)'),
+      message: text('for people; never carries credentials'),
+      details: { type: 'object', description: 'more about some errors (`updateCommand`, `package`, …)' },
+    }, ['code', 'message']),
+  }, ['error'], 'Every error answer (WASDI\'s are empty). The status comes from the error\'s class (`src/http/errors.ts`).'),
+
+  ProcessorName: { type: 'string', pattern: PROCESSOR_NAME.source, description: 'a processor\'s name, which is its folder\'s name' },
+  UpdateCommand: {
+    type: 'string', maxLength: 512, examples: ['addPackage/numpy/1.26.4/', 'upgradePackage/requests/', 'removePackage/scipy/'],
+    description: '`addPackage|upgradePackage|removePackage "/" name [ "/" version ] [ "/" ]` (WASDI\'s form; stored with the trailing slash)',
+  },
+  OperationStatus: { enum: [...OPERATION_STATUSES] },
+  OperationError: object({ code: text('`COMMAND_FAILED`, `COMMAND_TIMEOUT`, `INTERRUPTED`, `CANCELLED`, `ENVIRONMENT_REFUSED`, …'), message: text('what happened') }, ['code', 'message']),
+  DeliveryState: { enum: [...DELIVERY_STATES] },
+
+  // WASDI's /packageManager
+  Package: object({
+    managerName: text('`pip` or `conda`'),
+    packageName: text('the package'),
+    currentVersion: text('installed version'),
+    currentBuild: text('conda build string'),
+    latestVersion: text('pip: a newer version, for outdated packages'),
+    type: text('pip: `wheel`, `sdist`'),
+    channel: text('conda channel'),
+  }, ['packageName'], 'One row of listPackages (WASDI\'s PackageViewModel); fields WASDI has null are left out.'),
+  ManagerVersion: object({
+    name: text('`pip`, `conda`, `mamba`, `micromamba`'),
+    version: text('as the manager prints it'),
+    major: { type: 'integer' },
+    minor: { type: 'integer' },
+    patch: { type: 'integer' },
+  }, ['major', 'minor', 'patch'], 'WASDI\'s PackageManagerViewModel; `""` or a missing part reads as 0.'),
+  UpdateAccepted: object({ processObjId: text('the stored ENVIRONMENTUPDATE operation; follow it with GET /operations/{id}') }, ['processObjId']),
+
+  // The operation API
+  Operation: object(operationProperties, operationRequired, 'An ENVIRONMENTUPDATE operation, in WASDI\'s ProcessWorkspace field names plus procenv\'s own.'),
+  OperationWithDeliveries: object({
+    ...operationProperties,
+    nodes: { type: 'array', items: ref('DeliveryView'), description: 'main node: the operation\'s delivery to each compute node (absent when there are none)' },
+  }, operationRequired, 'GET /operations/{id}: the operation and, on the main node, how each compute node took it.'),
+  DeliveryView: object({
+    nodeCode: text('the compute node'),
+    state: ref('DeliveryState'),
+    attempts: count('sending attempts so far'),
+    updatedAt: ms('its last change'),
+    lastError: text('why the last attempt or the node\'s operation failed'),
+    remoteOperationId: text('the compute node\'s own operation, once it accepted the delivery'),
+  }, ['nodeCode', 'state', 'attempts', 'updatedAt'], 'One compute node\'s delivery of a change made on the main node.'),
+  OperationLogLine: object({
+    seq: { type: 'integer', minimum: 1, description: 'increasing from 1 per operation (page with `after`)' },
+    t: ms('when it was written'),
+    stream: { enum: ['stdout', 'stderr', 'procenv'], description: '`procenv`: procenv\'s own notes (`command k/n`, …)' },
+    line: text('one line of output'),
+  }, ['seq', 't', 'stream', 'line']),
+  SubmitOperation: object({
+    commands: { type: 'array', maxItems: 50, items: ref('UpdateCommand'), description: 'run in order as one operation; `[]` is a refresh' },
+    updateCommand: { ...ref('UpdateCommand'), description: 'one command, instead of `commands`' },
+    workspace: { type: 'string', maxLength: 200, default: '-', description: 'recorded as the operation\'s workspaceId' },
+  }, [], 'Give `commands` (or a single `updateCommand`).'),
+
+  // Events
+  EventTicket: object({
+    ticket: text('opens one GET /events stream, once (`?ticket=`), on this node'),
+    expiresAt: ms('when it stops being accepted'),
+  }, ['ticket', 'expiresAt']),
+  ...Object.fromEntries(Object.values(EVENT_SCHEMAS)),
+  ProcenvEvent: { oneOf: Object.values(EVENT_SCHEMAS).map(([name]) => ref(name)), description: 'Any journaled event; `type` tells which.' },
+  StreamReset: object({
+    id: count('where the stream goes on from'),
+    type: { const: 'reset' },
+    at: ms('when it was sent'),
+    reason: text('why: the id asked for is no longer kept'),
+  }, ['id', 'type', 'at', 'reason'], 'Stream only: the Last-Event-ID asked for is older than the journal keeps; read the state again.'),
+  StreamClosing: object({
+    type: { const: 'closing' },
+    reason: text('too far behind, session ended, service stopping'),
+  }, ['type', 'reason'], 'Stream only, without id: the stream ends now; reconnect with Last-Event-ID.'),
+  StreamMessage: {
+    oneOf: [ref('ProcenvEvent'), ref('StreamReset'), ref('StreamClosing')],
+    description: 'The JSON of one `data:` line of GET /events.',
+  },
+
+  // Cluster
+  NodeView: object({
+    nodeCode: text('the compute node'),
+    nodeBaseAddress: { type: 'string', format: 'uri', description: 'its base URL, without the credentials it may carry' },
+    active: { type: 'boolean' },
+    reachable: { type: 'boolean', description: 'its last ping (reused for cluster.statusCacheSeconds) answered' },
+    checkedAt: ms('when reachability was checked'),
+    lastContact: ms('when it last answered a node-to-node call of this process'),
+    pendingDeliveries: count('deliveries waiting to be sent to it'),
+    failedDeliveries: count('deliveries that failed for it'),
+    error: text('why the ping failed'),
+  }, ['nodeCode', 'nodeBaseAddress', 'active', 'reachable', 'checkedAt', 'pendingDeliveries', 'failedDeliveries']),
+  FailingLine: object({
+    index: count('history line'),
+    line: text('the line'),
+    message: text('the package manager\'s (or procenv\'s) message'),
+    attempts: count('failed catch-ups in a row at this line'),
+    retryAt: ms('when the next catch-up may start'),
+  }, ['index', 'line', 'message', 'attempts', 'retryAt']),
+  SkippedLine: object({ index: count('history line'), line: text('the line'), reason: text('why it is never run') }, ['index', 'line', 'reason']),
+  ProcessorNodeView: object({
+    nodeCode: text('the compute node'),
+    state: { enum: [...NODE_STEPS] },
+    applied: count('history lines of `epoch` the node applied'),
+    epoch: text('the history epoch the node is in'),
+    syncing: { type: 'boolean', description: 'a catch-up is in flight' },
+    lastSyncAt: ms('its last comparison of the history'),
+    error: text('unreachable: why; otherwise the node\'s last sync error'),
+    failing: ref('FailingLine'),
+    skipped: { type: 'array', items: ref('SkippedLine') },
+  }, ['nodeCode', 'state']),
+  ProcessorNodes: object({
+    processor: ref('ProcessorName'),
+    epoch: text('the main node\'s history epoch'),
+    lines: count('the main node\'s history length'),
+    nodes: { type: 'array', items: ref('ProcessorNodeView') },
+  }, ['processor', 'epoch', 'lines', 'nodes']),
+  ClusterPing: object({ nodeCode: text('the answering node') }, ['nodeCode']),
+  ClusterHistory: object({
+    nodeCode: text('the main node'),
+    epoch: text('the history epoch'),
+    lines: { type: 'array', items: { type: 'string' }, description: 'envActionsList.txt, trimmed, empty lines dropped' },
+    from: count('the first line whose origin was looked up'),
+    origins: {
+      type: 'object', propertyNames: { pattern: '^[0-9]+$' }, additionalProperties: { type: 'string' },
+      description: 'line index → the main node\'s operation that wrote it (lines written by something else have none)',
+    },
+  }, ['nodeCode', 'epoch', 'lines', 'from', 'origins']),
+  SyncState: object({
+    processorName: ref('ProcessorName'),
+    epoch: text('the main node\'s history epoch (`""` before the first sync)'),
+    applied: count('lines of that epoch applied here'),
+    lastSyncAt: ms('the last comparison'),
+    lastError: text('the last sync error'),
+    syncOperationId: text('the catch-up operation in flight'),
+    syncTarget: count('the history length that catch-up reaches'),
+    syncLines: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'the history index of each of its commands' },
+    skipped: { type: 'array', items: ref('SkippedLine') },
+    failing: ref('FailingLine'),
+  }, ['processorName', 'epoch', 'applied'], 'A compute node\'s position in one processor\'s history on the main node.'),
+  DeliveryReport: object({
+    status: { enum: ['DONE', 'ERROR', 'STOPPED'], description: 'how the compute node\'s operation ended (DONE: applied; anything else: failed)' },
+    remoteOperationId: text('the compute node\'s operation'),
+    error: { type: 'string', description: 'its error, cut at 1,000 characters' },
+  }, ['status']),
+  DeliveryRecorded: object({ recorded: { type: 'boolean', description: 'false: no such delivery, or it had already moved on' } }, ['recorded']),
+
+  // Catalog
+  FolderProblem: object({
+    folder: text('the processor folder\'s name'),
+    file: text('`processor.json`, `packagesInfo.json`, `envActionsList.txt`, `environment`, or `""` for the folder itself'),
+    reason: text('why it is refused'),
+    since: ms('when procenv first saw this reason'),
+  }, ['folder', 'file', 'reason', 'since']),
+
+  // Operators
+  Health: object({ status: { const: 'ok' } }, ['status']),
+  Ready: object({ status: { const: 'ready' } }, ['status']),
+  NotReady: object({
+    status: { const: 'not ready' },
+    failing: { type: 'array', minItems: 1, items: { enum: ['store', 'processorsFolder', 'worker'] } },
+  }, ['status', 'failing']),
+
+  // The panel's reads
+  Me: object({
+    userId: text('the signed-in user'),
+    admin: { type: 'boolean' },
+    mainNode: { type: 'boolean', description: 'this node is the main node (the history, reset and the cluster views live there)' },
+    nodeCode: text('this node'),
+  }, ['userId', 'admin', 'mainNode', 'nodeCode']),
+  LastOperation: object({
+    processObjId: text('the operation'),
+    status: ref('OperationStatus'),
+    at: ms('its last change of status (its end once ended)'),
+    commands: { type: 'array', items: ref('UpdateCommand') },
+    userId: text('who asked for it'),
+    error: ref('OperationError'),
+  }, ['processObjId', 'status', 'at', 'commands', 'userId']),
+  ProcessorSummary: object({
+    name: ref('ProcessorName'),
+    processorId: text('its id'),
+    type: text('WASDI\'s processor type'),
+    manager: { enum: ['pip', 'conda', null], description: 'null: a type without a package manager' },
+    owner: text('processor.userId'),
+    isPublic: { type: 'boolean' },
+    canWrite: { type: 'boolean', description: 'the caller may change it (environmentupdate, reset, cancel)' },
+    packages: { type: ['integer', 'null'], minimum: 0, description: 'packages in packagesInfo.json: 0 without one, null when it cannot be read' },
+    outdated: { type: ['integer', 'null'], minimum: 0, description: 'of those, with a newer version' },
+    packagesError: { ...ref('OperationError'), description: 'why packagesInfo.json cannot be read' },
+    lastOperation: { oneOf: [ref('LastOperation'), { type: 'null' }] },
+  }, ['name', 'processorId', 'type', 'manager', 'owner', 'isPublic', 'canWrite', 'packages', 'outdated', 'lastOperation'],
+  'A processor the caller can read, as the panel lists it.'),
+};
