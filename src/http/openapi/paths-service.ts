@@ -6,7 +6,13 @@ import { ref, type Operation, type PathItem } from './spec-types.ts';
 const redirect = (operationId: string, summary: string): Operation => ({
   ...operation('none', {
     operationId, tags: ['panel'], summary,
-    responses: { 302: { description: 'To the panel', headers: { Location: header('`/ui/`', { type: 'string' }, true) } } },
+    responses: {
+      302: {
+        description: 'To the panel, with Koa\'s short note as the body',
+        headers: { Location: header('`/ui/`', { const: '/ui/' }, true) },
+        content: { 'text/plain; charset=utf-8': { schema: { type: 'string' } }, 'text/html; charset=utf-8': { schema: { type: 'string' } } },
+      },
+    },
   }),
   'x-procenv-served-by': 'panel-files',
 });
