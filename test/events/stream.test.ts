@@ -207,6 +207,10 @@ test('streams are bounded per user, and a reader that falls too far behind is cl
   const headers = { 'x-session-token': token };
   const a = await openEvents(svc.url, { headers });
   const b = await openEvents(svc.url, { headers });
+  // HEAD answers the headers without holding a stream (its place stays free).
+  const head = await svc.http.head('events', { headers });
+  t.is(head.statusCode, 200);
+  t.regex(String(head.headers['content-type']), /^text\/event-stream/);
   const c = await openEvents(svc.url, { headers });
   t.is(c.status, 429);
   t.is(c.body.error.code, 'TOO_MANY_STREAMS');

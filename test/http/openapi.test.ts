@@ -298,6 +298,10 @@ test('cluster, catalog, operator and ticket answers are as the document says', a
   t.deepEqual(JSON.parse(report.body), { recorded: true });
   validator.conforms(t, 'post', '/cluster/deliveries/{operationId}/{nodeCode}', report);
   validator.conforms(t, 'post', '/cluster/deliveries/{operationId}/{nodeCode}', await svc.http.post(`cluster/deliveries/${processObjId}/node-a`, { json: {}, headers: key }));
+  // A status that is not an end is refused, not taken for a failure.
+  const running = await svc.http.post(`cluster/deliveries/${processObjId}/node-a`, { json: { status: 'RUNNING' }, headers: key });
+  t.is(running.statusCode, 400);
+  validator.conforms(t, 'post', '/cluster/deliveries/{operationId}/{nodeCode}', running);
   validator.conforms(t, 'post', '/cluster/deliveries/{operationId}/{nodeCode}', await svc.http.post(`cluster/deliveries/${processObjId}/${encodeURIComponent('bad code')}`, { json: { status: 'DONE' }, headers: key }));
 
   const problems = await svc.http.get('catalog/problems', { headers: admin });

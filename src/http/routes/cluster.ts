@@ -74,7 +74,8 @@ export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Rout
     if (!deps.fanout) throw absent('delivery reports');
     requireNodeCode(ctx.params.nodeCode!);
     const body = ctx.request.body as { status?: unknown; remoteOperationId?: unknown; error?: unknown } | undefined;
-    if (!body || typeof body.status !== 'string') throw new InvalidInputError('INVALID_BODY', 'give { "status": "DONE" | "ERROR" | "STOPPED", "remoteOperationId"?, "error"? }');
+    // Only an end is a report: anything else would mark the delivery failed.
+    if (!body || typeof body.status !== 'string' || !['DONE', 'ERROR', 'STOPPED'].includes(body.status)) throw new InvalidInputError('INVALID_BODY', 'give { "status": "DONE" | "ERROR" | "STOPPED", "remoteOperationId"?, "error"? }');
     const updated = await deps.fanout.report(ctx.params.operationId!, ctx.params.nodeCode!, {
       status: body.status,
       ...(typeof body.remoteOperationId === 'string' ? { remoteOperationId: body.remoteOperationId } : {}),

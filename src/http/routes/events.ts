@@ -54,6 +54,13 @@ export function eventRoutes({ sessions, events }: EventRoutesDeps, router: Route
     const token = events.tokenOf(ctx.get('x-session-token') || undefined, ticket);
     const caller = await sessions.authenticate(token);
     await events.checkFilter(caller, filter);
+    if (ctx.method === 'HEAD') {
+      // The router answers HEAD with this GET handler: headers only, and no stream is held open for it.
+      ctx.status = 200;
+      ctx.type = 'text/event-stream';
+      ctx.set('Cache-Control', 'no-cache');
+      return;
+    }
     events.openStream(caller, token, ctx.res, filter, lastEventId);
     // The stream writes to the response itself from here on; koa neither answers nor compresses it.
     ctx.respond = false;
