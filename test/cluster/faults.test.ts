@@ -17,7 +17,7 @@ test.serial('failing and hanging compute nodes (fakes) are retried until the dea
     // Short retry steps and a deadline well past the real node's pip run: on a loaded machine that run alone can
     // take most of a short deadline, and the faulty nodes must still be seen retried before it passes.
     env: {
-      PROCENV_CLUSTER_REQUEST_TIMEOUT_MS: '800', PROCENV_CLUSTER_DELIVERY_DEADLINE_SECONDS: '20',
+      PROCENV_CLUSTER_REQUEST_TIMEOUT_MS: '800', PROCENV_CLUSTER_DELIVERY_DEADLINE_SECONDS: '30',
       PROCENV_CLUSTER_RETRY_BASE_MS: '300', PROCENV_CLUSTER_RETRY_MAX_MS: '2000',
     },
   });
