@@ -27,6 +27,10 @@ export class Metrics implements EventSink {
   private readonly latency: Histogram<'route' | 'method'>;
   private readonly ended: Counter<'result'>;
   private readonly duration: Histogram<'result'>;
+  private readonly operations: Gauge<'state'>;
+  private readonly queueDepth: Gauge;
+  private readonly oldestQueued: Gauge;
+  private readonly deliveries: Gauge<'node' | 'state'>;
 
   constructor(private readonly o: MetricsOptions) {
     const registers = [this.registry];
@@ -34,41 +38,10 @@ export class Metrics implements EventSink {
     this.latency = new Histogram({ name: 'procenv_http_request_duration_seconds', help: 'time to answer an HTTP request', labelNames: ['route', 'method'], buckets: SECONDS, registers });
     this.ended = new Counter({ name: 'procenv_operations_ended_total', help: 'operations of this node that ended, by result (DONE, ERROR, STOPPED)', labelNames: ['result'], registers });
     this.duration = new Histogram({ name: 'procenv_operation_duration_seconds', help: 'how long the operations of this node ran, by result', labelNames: ['result'], buckets: OPERATION_SECONDS, registers });
-    const store = this.o.store;
-    const nodeCode = this.o.nodeCode;
-    new Gauge({
-      name: 'procenv_operations', help: 'operations of this node now queued (CREATED) or RUNNING', labelNames: ['state'], registers,
-      async collect() {
-        for (const state of ['CREATED', 'RUNNING'] as const) {
-          this.set({ state }, (await store.listOperations({ nodeCode, status: state, limit: 1_000_000 })).length);
-        }
-      },
-    });
-    new Gauge({
-      name: 'procenv_queue_depth', help: 'operations of this node waiting in the queue (CREATED)', registers,
-      async collect() {
-        this.set((await store.listOperations({ nodeCode, status: 'CREATED', limit: 1_000_000 })).length);
-      },
-    });
-    new Gauge({
-      name: 'procenv_queue_oldest_age_seconds', help: 'how long the oldest queued operation of this node has waited (0: none)', registers,
-      async collect() {
-        const queued = await store.listOperations({ nodeCode, status: 'CREATED', limit: 1_000_000 });
-        const oldest = queued.at(-1);
-        this.set(oldest ? (Date.now() - oldest.operationTimestamp) / 1000 : 0);
-      },
-    });
-    new Gauge({
-      name: 'procenv_deliveries', help: 'main node: deliveries to each compute node now pending or failed', labelNames: ['node', 'state'], registers,
-      async collect() {
-        this.reset();
-        for (const state of ['pending', 'failed'] as const) {
-          const counts = new Map<string, number>();
-          for (const d of await store.listDeliveries({ states: [state], limit: 1_000_000 })) counts.set(d.nodeCode, (counts.get(d.nodeCode) ?? 0) + 1);
-          for (const [node, n] of counts) this.set({ node, state }, n);
-        }
-      },
-    });
+    this.operations = new Gauge({ name: 'procenv_operations', help: 'operations of this node now queued (CREATED) or RUNNING', labelNames: ['state'], registers });
+    this.queueDepth = new Gauge({ name: 'procenv_queue_depth', help: 'operations of this node waiting in the queue (CREATED)', registers });
+    this.oldestQueued = new Gauge({ name: 'procenv_queue_oldest_age_seconds', help: 'how long the oldest queued operation of this node has waited (0: none)', registers });
+    this.deliveries = new Gauge({ name: 'procenv_deliveries', help: 'main node: deliveries to each compute node now pending or failed', labelNames: ['node', 'state'], registers });
     const openStreams = this.o.openStreams;
     new Gauge({
       name: 'procenv_event_streams', help: 'event streams (GET /events) open on this process', registers,
@@ -109,6 +82,32 @@ export class Metrics implements EventSink {
   }
 
   async text(): Promise<{ contentType: string; body: string }> {
+    await this.readStore();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  /** The gauges the store answers, from one read of the queue and one of the deliveries per scrape. */
+  private async readStore(): Promise<void> {
+    const { store, nodeCode } = this.o;
+    const [live, deliveries] = await Promise.all([
+      store.listOperations({ nodeCode, status: ['CREATED', 'RUNNING'], limit: 1_000_000 }),
+      store.listDeliveries({ states: ['pending', 'failed'], limit: 1_000_000 }),
+    ]);
+    // Newest first: the last CREATED one has waited longest.
+    const queued = live.filter((op) => op.status === 'CREATED');
+    this.operations.set({ state: 'CREATED' }, queued.length);
+    this.operations.set({ state: 'RUNNING' }, live.length - queued.length);
+    this.queueDepth.set(queued.length);
+    const oldest = queued.at(-1);
+    this.oldestQueued.set(oldest ? (Date.now() - oldest.operationTimestamp) / 1000 : 0);
+    const counts = new Map<string, { node: string; state: string; n: number }>();
+    for (const d of deliveries) {
+      const key = `${d.nodeCode}\u0000${d.state}`;
+      const entry = counts.get(key) ?? { node: d.nodeCode, state: d.state, n: 0 };
+      entry.n++;
+      counts.set(key, entry);
+    }
+    this.deliveries.reset();
+    for (const { node, state, n } of counts.values()) this.deliveries.set({ node, state }, n);
   }
 }
