@@ -23,6 +23,8 @@ export const EVENT_TYPES = [
   'delivery.changed',
   /** The processor's packagesInfo.json changed: `source` 'operation' | 'disk'. */
   'packages.changed',
+  /** A new generation of the processor's environment was recorded: `generation` (its summary, without packages). */
+  'generation.recorded',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -9,6 +9,12 @@ export interface PackageInfo {
   latestVersion?: string;
   type?: string;
   channel?: string;
+  /**
+   * procenv's own, not WASDI's: whether the package was asked for by name (pip's REQUESTED marker) or came in as a
+   * dependency, as the manager reported it. Never written to packagesInfo.json nor served by listPackages (both take
+   * PACKAGE_FIELDS only); it reaches the generation recorded after an operation.
+   */
+  requested?: boolean;
 }
 
 /** WASDI's `PackageManagerViewModel`; major/minor/patch are integers on the wire. */

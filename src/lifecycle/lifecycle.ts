@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Delivery } from '../domain/cluster.ts';
 import type { EventDraft, EventType } from '../domain/events.ts';
+import type { GenerationDraft, GenerationSummary } from '../domain/generations.ts';
 import { viewOf, type Operation, type OperationError, type OperationLogLine } from '../domain/operation.ts';
 import { operationTransitions, type Transition } from '../domain/operation-states.ts';
 import type { Store } from '../store/types.ts';
@@ -159,6 +160,17 @@ export class Lifecycle {
   async packagesChanged(processor: string, source: 'operation' | 'disk', operationId?: string): Promise<void> {
     await this.store.appendEvents([draft('packages.changed', processor, operationId, { source })]);
     this.journaled();
+  }
+
+  /**
+   * A package set seen for a processor: stored as its next generation with its event, unless its newest generation
+   * has the same hash (then nothing is written and that one is answered, `created: false`).
+   */
+  async recordGeneration(generation: GenerationDraft): Promise<{ generation: GenerationSummary; created: boolean }> {
+    const result = await this.store.saveGeneration(generation,
+      (g) => [draft('generation.recorded', g.processorName, g.operationId, { generation: g }, g.at)]);
+    if (result.created) this.journaled();
+    return result;
   }
 }
 

@@ -1,10 +1,11 @@
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
+import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 import type {
-  AccountStore, ClusterStore, Emit, EventStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
+  AccountStore, ClusterStore, Emit, EventStore, GenerationStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
 } from './types.ts';
 
 /** One implementation per port: what an adapter is made of. */
@@ -14,6 +15,7 @@ export interface StoreParts {
   operations: OperationStore;
   cluster: ClusterStore;
   events: EventStore;
+  generations: GenerationStore;
 }
 
 /**
@@ -84,4 +86,13 @@ export abstract class ComposedStore implements Store {
   pruneEvents(keep: number, olderThan: number): Promise<number> { return this.parts.events.pruneEvents(keep, olderThan); }
   findEventCursor(name: string): Promise<number | undefined> { return this.parts.events.findEventCursor(name); }
   saveEventCursor(name: string, id: number): Promise<void> { return this.parts.events.saveEventCursor(name, id); }
+
+  saveGeneration(draft: GenerationDraft, emit?: Emit<GenerationSummary>): Promise<{ generation: GenerationSummary; created: boolean }> {
+    return this.parts.generations.saveGeneration(draft, emit);
+  }
+  listGenerations(processorName: string, page: { limit: number; offset: number }): Promise<GenerationSummary[]> {
+    return this.parts.generations.listGenerations(processorName, page);
+  }
+  findLatestGeneration(processorName: string): Promise<GenerationSummary | undefined> { return this.parts.generations.findLatestGeneration(processorName); }
+  findGeneration(processorName: string, number: number): Promise<Generation | undefined> { return this.parts.generations.findGeneration(processorName, number); }
 }

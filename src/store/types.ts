@@ -1,5 +1,6 @@
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
+import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
@@ -133,12 +134,31 @@ export interface EventStore {
 }
 
 /**
+ * The generations of each processor's environment: immutable, numbered per processor from 1. How a package set is
+ * kept (whole and shared, or as a difference from the generation before) is the adapters' business
+ * (`store/generation-chain.ts`); the port answers whole package sets.
+ */
+export interface GenerationStore {
+  /**
+   * Records `draft` as the processor's next generation (its newest number + 1) unless the newest one has the same
+   * hash: then nothing is written and the newest is answered with `created: false` (no event). Two writers on one
+   * store never give one number twice.
+   */
+  saveGeneration(draft: GenerationDraft, emit?: Emit<GenerationSummary>): Promise<{ generation: GenerationSummary; created: boolean }>;
+  /** Newest first. */
+  listGenerations(processorName: string, page: { limit: number; offset: number }): Promise<GenerationSummary[]>;
+  findLatestGeneration(processorName: string): Promise<GenerationSummary | undefined>;
+  /** One generation with its whole package set, in canonical order. */
+  findGeneration(processorName: string, number: number): Promise<Generation | undefined>;
+}
+
+/**
  * The store: the ports above, which two adapters implement: `embedded` (SQLite) and `mongodb` (WASDI's collections).
  * Both pass the same contract suite (`test/store/contract.ts`). Every method is async so that both fit.
  * Any method may reject with StoreUnavailableError (`domain/errors.ts`) when the store cannot answer: locked by
  * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
  */
-export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore {
+export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore {
   readonly kind: 'embedded' | 'mongodb';
   close(): Promise<void>;
 }

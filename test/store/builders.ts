@@ -1,5 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import type { Delivery } from '../../src/domain/cluster.ts';
+import { canonicalPackages, generationHash, type GenerationDraft, type GenerationPackage } from '../../src/domain/generations.ts';
 import type { Operation } from '../../src/domain/operation.ts';
 import type { Processor } from '../../src/domain/processor.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -68,4 +69,22 @@ export async function insertAll(store: Store, operations: readonly Operation[]):
 
 export function ids(operations: readonly Pick<Operation, 'processObjId'>[]): string[] {
   return operations.map((o) => o.processObjId);
+}
+
+/** A pip package set of `count` packages `pkg-000`…, each at version `1.<n>` unless `versions` says otherwise. */
+export function pipPackages(count: number, versions: Record<string, string> = {}): GenerationPackage[] {
+  return Array.from({ length: count }, (_, i) => {
+    const name = `pkg-${String(i).padStart(3, '0')}`;
+    return { name, version: versions[name] ?? `1.${i}`, requested: i % 3 === 0 };
+  });
+}
+
+/** A generation of processor `processorName` holding `packages`, hashed as procenv hashes them, made at T0. */
+export function generationDraft(processorName: string, packages: GenerationPackage[], overrides: Partial<GenerationDraft> = {}): GenerationDraft {
+  const kind = overrides.manager?.kind ?? 'pip';
+  const sorted = canonicalPackages(kind, packages);
+  return {
+    processorName, manager: { kind, version: '23.2.1' }, cause: 'operation', operationId: 'op-1', userId: 'owner', at: T0,
+    hash: generationHash(kind, sorted), packages: sorted, ...overrides,
+  };
 }

@@ -2,6 +2,7 @@ import type { Store } from '../../src/store/types.ts';
 import { claimContract } from './contract-claims.ts';
 import { clusterContract } from './contract-cluster.ts';
 import { type EventContractOptions, eventContract } from './contract-events.ts';
+import { generationContract } from './contract-generations.ts';
 import { logContract } from './contract-logs.ts';
 import { operationContract } from './contract-operations.ts';
 import { recordContract } from './contract-records.ts';
@@ -18,4 +19,5 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
   logContract(name, open);
   clusterContract(name, open);
   eventContract(name, open, options);
+  generationContract(name, open);
 }

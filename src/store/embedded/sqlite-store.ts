@@ -4,6 +4,7 @@ import { SqliteAccounts } from './accounts.ts';
 import { SqliteClusterRecords } from './cluster-records.ts';
 import { SqliteContext, type SqliteStoreOptions } from './context.ts';
 import { SqliteEventJournal } from './event-journal.ts';
+import { SqliteGenerations } from './generations.ts';
 import { SqliteOperations } from './operations.ts';
 import { SqliteProcessors } from './processors.ts';
 
@@ -26,6 +27,7 @@ export class SqliteStore extends ComposedStore {
       operations: new SqliteOperations(ctx),
       cluster: new SqliteClusterRecords(ctx),
       events: new SqliteEventJournal(ctx),
+      generations: new SqliteGenerations(ctx),
     });
     this.ctx = ctx;
     this.db = ctx.db;

@@ -1,9 +1,11 @@
 import { MongoServerError, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { EventDraft } from '../../domain/events.ts';
 import type { Delivery, SyncState } from '../../domain/cluster.ts';
+import type { GenerationPackage } from '../../domain/generations.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
 import { parseIsPublic, type Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
+import type { StoredGeneration } from '../generation-chain.ts';
 import type { Node } from '../types.ts';
 
 /**
@@ -38,6 +40,8 @@ export interface EventDoc { _id: number; at: number; draft: EventDraft }
 export interface EventCounterDoc { _id: string; seq: number }
 /** Main node: the current history epoch of one processor (a new one at each reset). */
 export interface EpochDoc { processorName: string; epoch: string }
+/** A whole package set, shared by every generation that has it; `_id` is its content key (generation-chain.ts). */
+export interface PackageSetDoc { _id: string; packages: GenerationPackage[] }
 
 export interface Collections {
   users: Collection<UserDoc>;
@@ -55,6 +59,8 @@ export interface Collections {
   events: Collection<EventDoc>;
   eventCounters: Collection<EventCounterDoc>;
   eventCursors: Collection<EventCounterDoc>;
+  generations: Collection<StoredGeneration>;
+  packageSets: Collection<PackageSetDoc>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -74,6 +80,8 @@ export function collectionsOf(db: Db): Collections {
     events: db.collection<EventDoc>('events'),
     eventCounters: db.collection<EventCounterDoc>('eventcounters'),
     eventCursors: db.collection<EventCounterDoc>('eventcursors'),
+    generations: db.collection<StoredGeneration>('generations'),
+    packageSets: db.collection<PackageSetDoc>('packagesets'),
   };
 }
 
@@ -113,6 +121,9 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   events: [{ key: { at: 1 } }],
   eventCounters: [],
   eventCursors: [],
+  // One number per processor: the unique index is what makes a number impossible to give twice without transactions.
+  generations: [{ key: { processorName: 1, number: 1 }, unique: true }],
+  packageSets: [],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {
