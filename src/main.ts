@@ -20,6 +20,7 @@ import { SyncService } from './nodes/sync.ts';
 import { OperationWorker } from './queue/worker.ts';
 import { EnvironmentService } from './services/environments.ts';
 import { EventService } from './services/events.ts';
+import { GenerationService } from './services/generations.ts';
 import { OperationService } from './services/operations.ts';
 import { SessionService } from './services/sessions.ts';
 import { openStore } from './store/open.ts';
@@ -35,6 +36,7 @@ export interface Service {
   readonly operations: OperationService;
   readonly lifecycle: Lifecycle;
   readonly events: EventService;
+  readonly generations: GenerationService;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -85,8 +87,9 @@ export async function startService(config: Config, options: {
     nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     readProcesses: config['managers.readProcesses'], versionCacheMs: config['managers.versionCacheSeconds'] * 1000,
   });
+  const generations = new GenerationService({ store, lifecycle, catalog, managers, environments, log: log.child({ component: 'generations' }) });
   const worker = new OperationWorker({
-    store, lifecycle, catalog, managers, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
+    store, lifecycle, catalog, managers, generations, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     concurrency: config['queue.concurrency'], leaseMs: config['queue.leaseSeconds'] * 1000,
     commandTimeoutMs: config['queue.commandTimeoutSeconds'] * 1000,
   });
@@ -117,10 +120,18 @@ export async function startService(config: Config, options: {
     },
     journaled: () => hub.poke(),
   };
-  // packagesInfo.json rewritten by another hand (procenv's own writes publish with their operation).
+  // packagesInfo.json rewritten by another hand (procenv's own writes publish with their operation): the event, then
+  // the generation it makes when its package set is new.
   const eventsLog = log.child({ component: 'events' });
+  const generationsLog = log.child({ component: 'generations' });
   catalog.on('packagesFile', (name: string) => {
-    lifecycle.packagesChanged(name, 'disk').catch((err) => eventsLog.warn({ err, processor: name }, 'packages event not stored'));
+    void lifecycle.packagesChanged(name, 'disk').catch((err) => eventsLog.warn({ err, processor: name }, 'packages event not stored'))
+      .then(() => generations.recordFromDisk(name, 'disk'))
+      .catch((err) => generationsLog.warn({ err, processor: name }, 'generation not recorded'));
+  });
+  // A processor registered while the service runs: its first generation, from the packagesInfo.json it came with.
+  catalog.on('processor', (name: string) => {
+    generations.recordFromDisk(name, 'first-seen').catch((err) => generationsLog.warn({ err, processor: name }, 'first generation not recorded'));
   });
   const operations = new OperationService(store, lifecycle, environments, worker);
   const events = new EventService({
@@ -140,7 +151,7 @@ export async function startService(config: Config, options: {
   if (bridge) hub.subscribe(bridge);
   await hub.start();
   await bridge?.start();
-  const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
+  const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, generations, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
   await worker.start();
   await fanout?.start();
   const readiness = {
@@ -151,7 +162,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -167,11 +178,14 @@ export async function startService(config: Config, options: {
   log.info({ url, nodeCode: config.nodeCode, mainNode: main, store: store.kind }, 'listening');
   // Converging needs this node's own API up (the main node asks it where it stands), so it starts last.
   await sync?.start();
+  // Processors registered before this start and never recorded get their first generation, beside the requests.
+  const firstSeen = generations.recordFirstSeen().catch((err) => generationsLog.warn({ err }, 'first generations not recorded'));
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       events.closeAll();
+      generations.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -182,11 +196,12 @@ export async function startService(config: Config, options: {
       await fanout?.stop();
       peer.close();
       await worker.stop();
+      await firstSeen;
       await catalog.stop();
       await store.close();
       log.info('stopped');
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

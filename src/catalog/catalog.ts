@@ -4,7 +4,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { ConflictError, UnreadableFileError } from '../domain/errors.ts';
-import { isOutdated, mergePackages, parsePackagesInfo, type ManagerVersion } from '../domain/packages.ts';
+import { isOutdated, mergePackages, parsePackagesInfo, type ManagerVersion, type PackagesInfo } from '../domain/packages.ts';
 import { isValidProcessorName, type Processor } from '../domain/processor.ts';
 import type { Store } from '../store/types.ts';
 import { CachedAnswer } from '../util/cached-answer.ts';
@@ -295,6 +295,22 @@ export class ProcessorCatalog extends EventEmitter {
   async removeHistory(name: string): Promise<void> {
     await removeEnvActions(this.folderOf(name));
     this.histories.delete(name);
+  }
+
+  /**
+   * A processor's packagesInfo.json read and parsed now rather than taken from the cache (which keeps only the
+   * listPackages answer): what a generation seen on disk is made of. Undefined when the file is missing, empty,
+   * refused or unreadable (the cached snapshot reports why).
+   */
+  readPackagesInfo(name: string): PackagesInfo | undefined {
+    const read = readTenantFile(this.folderOf(name), PACKAGES_INFO, this.limits.packagesInfoBytes, 'catalog.maxPackagesInfoBytes');
+    if (read.state !== 'ok' || read.text.trim() === '') return undefined;
+    try {
+      return parsePackagesInfo(read.text);
+    } catch (err) {
+      if (err instanceof UnreadableFileError) return undefined;
+      throw err;
+    }
   }
 
   private load(name: string): Snapshot {

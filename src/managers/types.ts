@@ -33,6 +33,8 @@ export interface PackageManager {
   snapshot?(env: Environment, ctx?: RunContext): Promise<PackagesInfo>;
   /** Runs the commands in order; throws when the manager reports a failure. */
   apply?(env: Environment, commands: UpdateCommand[], ctx?: RunContext): Promise<void>;
+  /** Orders two versions of a package (negative, 0, positive); undefined when this manager cannot order them. */
+  compareVersions?(a: string, b: string): number | undefined;
   /** Whether a package exists in the configured index; undefined when no index can be asked. */
   packageExists?(name: string, ctx?: RunContext): Promise<boolean | undefined>;
 }

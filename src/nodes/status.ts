@@ -3,6 +3,7 @@ import { withoutCredentials, type FailingLine, type SkippedLine, type SyncState 
 import type { Caller } from '../domain/user.ts';
 import { WrongNodeError } from '../domain/errors.ts';
 import type { EnvironmentService } from '../services/environments.ts';
+import type { GenerationService } from '../services/generations.ts';
 import type { Node, Store } from '../store/types.ts';
 import type { FanoutService } from './fanout.ts';
 import { describeFailure, type PeerClient } from './peer-client.ts';
@@ -25,6 +26,12 @@ export interface NodeView {
 
 export type NodeStep = 'in-step' | 'behind' | 'failing' | 'absent' | 'unreachable';
 
+/** Where a node's environment stands: its newest generation's number (on that node) and hash (comparable across nodes). */
+export interface GenerationPosition {
+  number: number;
+  hash: string;
+}
+
 export interface ProcessorNodeView {
   nodeCode: string;
   state: NodeStep;
@@ -37,10 +44,25 @@ export interface ProcessorNodeView {
   failing?: FailingLine;
   /** Lines the node passed over because they are not valid update commands. */
   skipped?: SkippedLine[];
+  /** The node's newest generation of the processor, as it reports it. */
+  generation?: GenerationPosition;
+  /** Whether its package set differs from the main node's (known when both have a generation). */
+  drifted?: boolean;
+}
+
+export interface ProcessorNodesView {
+  processor: string;
+  epoch: string;
+  lines: number;
+  /** The main node's newest generation of the processor. */
+  generation?: GenerationPosition;
+  /** The compute nodes whose package set differs from the main node's, whatever their place in the history. */
+  drifted: string[];
+  nodes: ProcessorNodeView[];
 }
 
 type Probe = { reachable: true; checkedAt: number } | { reachable: false; checkedAt: number; error: string };
-type Position = { kind: 'state'; state: Partial<SyncState> } | { kind: 'absent' } | { kind: 'unreachable'; error: string };
+type Position = { kind: 'state'; state: Partial<SyncState>; generation?: GenerationPosition } | { kind: 'absent' } | { kind: 'unreachable'; error: string };
 
 /**
  * Main node: how the compute nodes are, from the deliveries and from the nodes themselves. What a node is asked
@@ -51,7 +73,10 @@ export class ClusterStatus {
   private readonly probes: TtlCache<Probe>;
   private readonly positions: TtlCache<Position>;
 
-  constructor(private readonly deps: { store: Store; peer: PeerClient; fanout: FanoutService; catalog: ProcessorCatalog; environments: EnvironmentService; cacheMs: number }) {
+  constructor(private readonly deps: {
+    store: Store; peer: PeerClient; fanout: FanoutService; catalog: ProcessorCatalog; environments: EnvironmentService;
+    generations: Pick<GenerationService, 'latest'>; cacheMs: number;
+  }) {
     this.probes = new TtlCache(deps.cacheMs);
     this.positions = new TtlCache(deps.cacheMs);
   }
@@ -101,19 +126,26 @@ export class ClusterStatus {
         if (res.statusCode === 404) return { kind: 'absent' };
         if (res.statusCode !== 200) return { kind: 'unreachable', error: `answered ${res.statusCode}` };
         this.deps.fanout.noteContact(n.nodeCode);
-        return { kind: 'state', state: syncStateOf(res.body) };
+        const answer = answerOf(res.body);
+        const generation = generationOf(answer.generation);
+        return { kind: 'state', state: syncStateOf(answer), ...(generation ? { generation } : {}) };
       } catch (err) {
         return { kind: 'unreachable', error: describeFailure(err) };
       }
     });
   }
 
-  /** Each compute node's position in a processor's history against the main node's (read permission). */
-  async processorNodes(caller: Caller, name: string): Promise<{ processor: string; epoch: string; lines: number; nodes: ProcessorNodeView[] }> {
+  /**
+   * Each compute node's position in a processor's history against the main node's, and whether its environment holds
+   * the main node's package set (read permission). A node can be in step by history and still differ by content: a
+   * package changed there by hand, or a line that resolved to other versions there.
+   */
+  async processorNodes(caller: Caller, name: string): Promise<ProcessorNodesView> {
     await this.deps.environments.processorForRead(caller, name);
     const nodes = (await this.computeNodes()).filter((n) => n.active);
     const lines = this.deps.catalog.history(name).length;
-    const epoch = await this.deps.store.findHistoryEpoch(name);
+    const [epoch, latest] = await Promise.all([this.deps.store.findHistoryEpoch(name), this.deps.generations.latest(name)]);
+    const main = latest && { number: latest.number, hash: latest.hash };
     const views = await Promise.all(nodes.map(async (n): Promise<ProcessorNodeView> => {
       const p = await this.position(n, name);
       if (p.kind === 'absent') return { nodeCode: n.nodeCode, state: 'absent' };
@@ -126,27 +158,39 @@ export class ClusterStatus {
         nodeCode: n.nodeCode, state, applied, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}), syncing: Boolean(s.syncOperationId),
         ...(s.lastSyncAt ? { lastSyncAt: s.lastSyncAt } : {}), ...(s.lastError ? { error: s.lastError } : {}),
         ...(sameEpoch && s.failing ? { failing: s.failing } : {}), ...(sameEpoch && s.skipped?.length ? { skipped: s.skipped } : {}),
+        ...(p.generation ? { generation: p.generation } : {}), ...(p.generation && main ? { drifted: p.generation.hash !== main.hash } : {}),
       };
     }));
-    return { processor: name, epoch, lines, nodes: views };
+    const drifted = views.filter((v) => v.drifted).map((v) => v.nodeCode);
+    return { processor: name, epoch, lines, ...(main ? { generation: main } : {}), drifted, nodes: views };
   }
 }
 
 const text = (v: unknown, max: number): string | undefined => (typeof v === 'string' ? withoutCredentials(v).slice(0, max) : undefined);
 const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
 
+/** A compute node's answer as an object (anything else reads as an empty one). */
+function answerOf(body: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed as Record<string, unknown> : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A generation position as a node reports it: a number from 1 and a sha256 in hex, or nothing. */
+function generationOf(v: unknown): GenerationPosition | undefined {
+  const g = v as Record<string, unknown> | null | undefined;
+  const number = count(g?.number);
+  return number !== undefined && number >= 1 && typeof g?.hash === 'string' && /^[0-9a-f]{64}$/.test(g.hash) ? { number, hash: g.hash } : undefined;
+}
+
 /**
  * A compute node's answer, checked field by field rather than cast: what does not have the expected shape is left
  * out, and text is cut short and stripped of URL credentials before it is shown to a plain reader.
  */
-function syncStateOf(body: string): Partial<SyncState> {
-  let raw: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(body);
-    raw = parsed !== null && typeof parsed === 'object' ? parsed as Record<string, unknown> : {};
-  } catch {
-    return {};
-  }
+function syncStateOf(raw: Record<string, unknown>): Partial<SyncState> {
   const out: Partial<SyncState> = {};
   const epoch = text(raw.epoch, 100);
   if (epoch !== undefined) out.epoch = epoch;

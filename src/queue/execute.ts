@@ -4,11 +4,12 @@ import type { ProcessorCatalog } from '../catalog/catalog.ts';
 import { writePackagesInfo } from '../catalog/files.ts';
 import { ProcenvError } from '../domain/errors.ts';
 import type { Operation, OperationError } from '../domain/operation.ts';
-import { toJavaForm } from '../domain/packages.ts';
+import { toJavaForm, type PackagesInfo } from '../domain/packages.ts';
 import { managerKindOf } from '../domain/processor.ts';
 import { parseUpdateCommand } from '../domain/update-command.ts';
 import type { Environment, ManagerRegistry } from '../managers/types.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
+import type { GenerationService } from '../services/generations.ts';
 import type { Store } from '../store/types.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import { processStartTime } from './orphans.ts';
@@ -21,6 +22,8 @@ export interface ExecuteDeps {
   log: Logger;
   isMainNode: boolean;
   commandTimeoutMs: number;
+  /** Records the environment's generation after packagesInfo.json was rewritten (absent: none recorded). */
+  generations?: Pick<GenerationService, 'recordOperation'>;
   /** Runs a store write that records the truth, again until the store answers (worker's `untilStored`). */
   persist: <T>(what: string, write: () => Promise<T>) => Promise<T>;
 }
@@ -77,7 +80,7 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
 
   let failure: OperationError | undefined;
   let touched = false;
-  let rewritten = false;
+  let rewritten: PackagesInfo | undefined;
   let recorded = op.recorded;
   // The main node stores which line it is about to append before writing it: a compute node that reads the line
   // also finds the operation that wrote it, and so knows whether that operation's delivery already ran there.
@@ -127,7 +130,7 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
       const info = await manager.snapshot(env, ctx);
       writePackagesInfo(folder, toJavaForm(info));
       deps.catalog.rewritten(processor.name);
-      rewritten = true;
+      rewritten = info;
       out.push('procenv', `packagesInfo.json written: ${(info.outdated?.length ?? 0) + (info.uptodate?.length ?? 0) + (info.all?.length ?? 0)} packages`);
     } catch (err) {
       const e = errorOf(err);
@@ -138,6 +141,15 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
   if (rewritten) {
     await deps.lifecycle.packagesChanged(processor.name, 'operation', op.processObjId)
       .catch((err) => deps.log.warn({ err }, 'packages event not stored'));
+    // Before the operation ends, so that whoever sees it end finds the generation it made. A store that cannot take
+    // it loses this one state only: the next change is compared with the newest generation stored.
+    const generation = await deps.generations?.recordOperation(processor, rewritten, op)
+      .catch((err) => deps.log.warn({ err }, 'generation not recorded'));
+    if (generation) {
+      out.push('procenv', generation.operationId === op.processObjId
+        ? `generation ${generation.number} recorded (sha256 ${generation.hash})`
+        : `package set unchanged: still generation ${generation.number}`);
+    }
   }
   // After a cancel the operation ends at once; a command that had started may have changed the environment, so
   // a refresh operation follows it in the processor's queue (the caller queues it).

@@ -9,7 +9,7 @@ import got from 'got';
 import test from 'ava';
 import { openStore } from '../../src/store/open.ts';
 import { cleanPipEnv, createTemplateVenv, installedPackages, type TemplateVenv } from './pip-env.ts';
-import { buildWheel } from './wheels.ts';
+import { buildWheels, type WheelSpec } from './wheels.ts';
 import { ensureCompiled, PROCENV_BIN } from './compiled.ts';
 
 const run = promisify(execFile);
@@ -59,7 +59,7 @@ export async function procenvCli(dataDir: string, args: string[]): Promise<strin
   return stdout.trim();
 }
 
-export async function prepareCluster(wheels: [string, string][]): Promise<ClusterFixture> {
+export async function prepareCluster(wheels: readonly WheelSpec[]): Promise<ClusterFixture> {
   const root = mkdtempSync(join(TEMP_BASE, 'procenv-cluster-fixture-'));
   liveRoots.add(root);
   const dir = join(root, 'wheels');
@@ -68,7 +68,7 @@ export async function prepareCluster(wheels: [string, string][]): Promise<Cluste
   const [template, token] = await Promise.all([
     createTemplateVenv(),
     (async () => {
-      for (const [name, version] of wheels) await buildWheel(dir, name, version);
+      await buildWheels(dir, wheels);
       await procenvCli(seedData, ['user', 'add', OWNER]);
       return procenvCli(seedData, ['session', 'create', OWNER]);
     })(),
@@ -422,7 +422,7 @@ export async function freePort(): Promise<number> {
  * Registers a test file's cluster fixture (built once, removed after the file) and answers a function that starts
  * a cluster for one test and stops it when the test ends.
  */
-export function clusterSuite(wheels: [string, string][]): (t: import('ava').ExecutionContext, options?: ClusterOptions) => Promise<Cluster> {
+export function clusterSuite(wheels: readonly WheelSpec[]): (t: import('ava').ExecutionContext, options?: ClusterOptions) => Promise<Cluster> {
   let fixture: ClusterFixture | undefined;
   test.before(async () => {
     fixture = await prepareCluster(wheels);

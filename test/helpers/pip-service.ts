@@ -5,7 +5,7 @@ import type { ConfigKey } from '../../src/config/schema.ts';
 import type { Operation } from '../../src/domain/operation.ts';
 import { cleanPipEnv, type TemplateVenv } from './pip-env.ts';
 import { startTestService, type TestService } from './service.ts';
-import { buildWheel } from './wheels.ts';
+import { buildWheels, type WheelSpec } from './wheels.ts';
 
 export const PIP_PROCESSOR = 'sample_pip';
 export const PIP_PROCESSOR_ID = '5c1f4a8e-2b7d-4f3a-9e61-0d2c8b7a4f10';
@@ -25,9 +25,9 @@ export interface PipService extends TestService {
  * pip pointed at a folder of wheels the test built (`--no-index --find-links`), a clean pip environment, and a
  * session of the processor's owner.
  */
-export async function startPipService(template: TemplateVenv, wheels: [string, string][], overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<PipService> {
+export async function startPipService(template: TemplateVenv, wheels: readonly WheelSpec[], overrides: Partial<Record<ConfigKey, unknown>> = {}): Promise<PipService> {
   const dir = mkdtempSync(join(tmpdir(), 'procenv-wheels-'));
-  for (const [name, version] of wheels) await buildWheel(dir, name, version);
+  await buildWheels(dir, wheels);
   const svc = await startTestService({ 'pip.noIndex': true, 'pip.findLinks': [dir], ...overrides }, { managerEnv: cleanPipEnv() });
   const close = svc.close.bind(svc);
   const venv = join(svc.catalog.folderOf(PIP_PROCESSOR), '.venv');

@@ -38,6 +38,14 @@ with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
 print(path)
 `;
 
+/** A wheel to build: name, version, and optionally its dependencies (`Requires-Dist`, e.g. `["gen-dep>=1.0"]`). */
+export type WheelSpec = readonly [name: string, version: string, requires?: readonly string[]];
+
+/** Builds each wheel into `dir`, one after the other. */
+export async function buildWheels(dir: string, wheels: readonly WheelSpec[]): Promise<void> {
+  for (const [name, version, requires] of wheels) await buildWheel(dir, name, version, requires ? { requires: [...requires] } : {});
+}
+
 /** Builds `<dir>/<name>-<version>-py3-none-any.whl` and answers its path. */
 export async function buildWheel(dir: string, name: string, version: string, options: { requires?: string[] } = {}): Promise<string> {
   const { stdout } = await run(PYTHON, ['-c', BUILD_WHEEL, dir, name, version, JSON.stringify(options.requires ?? [])], { env: cleanPipEnv() });

@@ -158,15 +158,28 @@ test('snapshot lists outdated packages with latest version and type, the others 
   const installed = await installedPackages(s.venv);
   const pip = installed.pip!;
   t.deepEqual(info.packageManager, { name: 'pip', version: pip, major: Number(pip.split('.')[0]), minor: Number(pip.split('.')[1]), patch: Number(pip.split('.')[2] ?? 0) });
-  t.deepEqual(info.outdated, [{ managerName: 'pip', packageName: 'demo-pkg', currentVersion: '1.0', latestVersion: '2.0', type: 'wheel' }]);
+  t.deepEqual(info.outdated, [{ managerName: 'pip', packageName: 'demo-pkg', currentVersion: '1.0', latestVersion: '2.0', type: 'wheel', requested: true }]);
   const uptodate = info.uptodate ?? [];
-  t.deepEqual(uptodate.find((p) => p.packageName === 'helper-lib'), { managerName: 'pip', packageName: 'helper-lib', currentVersion: '1.0' });
+  t.deepEqual(uptodate.find((p) => p.packageName === 'helper-lib'), { managerName: 'pip', packageName: 'helper-lib', currentVersion: '1.0', requested: true });
   t.deepEqual(
     uptodate.map((p) => p.packageName).sort(),
     Object.keys(installed).filter((n) => n !== 'demo-pkg').sort(),
     'every installed package but the outdated one is up to date',
   );
   t.is(info.all, undefined);
+});
+
+test('snapshot tells the packages asked for by name from those that came in as a dependency (pip\'s REQUESTED marker)', async (t) => {
+  const s = await setup(t);
+  await s.manager.apply(s.env, [add('needs-demo')]);
+  const info = await s.manager.snapshot(s.env);
+  const byName = Object.fromEntries([...info.outdated ?? [], ...info.uptodate ?? []].map((p) => [p.packageName, p]));
+  t.like(byName['needs-demo'], { currentVersion: '1.0', requested: true });
+  t.like(byName['demo-pkg'], { currentVersion: '2.0', requested: false });
+  // pip writes the marker when it installs: asking for the dependency by name once it is there changes nothing.
+  await s.manager.apply(s.env, [add('demo-pkg')]);
+  const again = await s.manager.snapshot(s.env);
+  t.is(again.uptodate?.find((p) => p.packageName === 'demo-pkg')?.requested, false);
 });
 
 test('snapshot still answers every package when pip list --outdated fails, with a warning line', async (t) => {

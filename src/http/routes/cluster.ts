@@ -8,6 +8,7 @@ import type { FanoutService } from '../../nodes/fanout.ts';
 import type { ClusterStatus } from '../../nodes/status.ts';
 import type { SyncService } from '../../nodes/sync.ts';
 import type { EnvironmentService } from '../../services/environments.ts';
+import type { GenerationService } from '../../services/generations.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import type { Store } from '../../store/types.ts';
 import { intParam } from '../params.ts';
@@ -20,13 +21,15 @@ export interface ClusterRoutesDeps {
   status?: ClusterStatus;
   fanout?: FanoutService;
   sync?: SyncService;
+  /** The newest generation of each processor on this node, which the sync position carries. */
+  generations?: Pick<GenerationService, 'latest'>;
 }
 
 /**
  * The cluster's routes. For people: GET /nodes (admins: the cluster's layout) and GET /processors/:name/nodes (read
  * permission on the processor), both on the main node. For nodes only
  * (cluster key): /cluster/ping, the main node's history with the operation behind each line, a compute node's sync
- * position, and the report of a delivered change.
+ * position with its newest generation, and the report of a delivered change.
  */
 export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => deps.sessions.authenticateRequest((name) => ctx.get(name));
@@ -63,8 +66,12 @@ export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Rout
   router.get('/cluster/processors/:name/sync', async (ctx) => {
     await internal(ctx);
     if (!(await deps.store.findProcessorByName(ctx.params.name!))) throw new NotFoundError('PROCESSOR_NOT_FOUND', 'the processor is not on this node');
-    const state = await deps.sync?.position(ctx.params.name!);
-    ctx.body = state ?? { processorName: ctx.params.name, epoch: '', applied: 0 };
+    const [state, generation] = await Promise.all([deps.sync?.position(ctx.params.name!), deps.generations?.latest(ctx.params.name!)]);
+    ctx.body = {
+      ...(state ?? { processorName: ctx.params.name, epoch: '', applied: 0 }),
+      // What this node's environment holds, so that the main node can tell a node in step by history but not by content.
+      ...(generation ? { generation: { number: generation.number, hash: generation.hash } } : {}),
+    };
   });
 
   router.post('/cluster/deliveries/:operationId/:nodeCode', async (ctx, next) => {

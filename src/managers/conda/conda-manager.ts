@@ -7,6 +7,7 @@ import type { UpdateCommand } from '../../domain/update-command.ts';
 import { ManagerError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
 import { environmentLocationProblem } from '../environment-location.ts';
+import { pep440Order } from '../version-order.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import {
   condaFlavourOf, condaSpecOf, createArgs, isValidChannel, listArgs, updateCommandArgs, versionArgs, type CondaFlavour,
@@ -110,6 +111,14 @@ export class CondaManager implements PackageManager {
     // An empty successful output gives undefined here, which parseCondaList rejects: a list must print its array.
     const doc = checkCondaResult(result, `${this.flavour} list`);
     return { packageManager, all: parseCondaList(doc) };
+  }
+
+  /**
+   * Most conda versions are PEP 440 versions too (`1.26.4`, `3.11.7`), and those are ordered as PEP 440 orders them;
+   * conda's own ordering of the others (`1.1.1w`, `2023c`) is not reproduced: such a change is shown unordered.
+   */
+  compareVersions(a: string, b: string): number | undefined {
+    return pep440Order(a, b);
   }
 
   /** Runs the commands in order and stops at the first failure (its ManagerError names the command). */

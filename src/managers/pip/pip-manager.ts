@@ -8,10 +8,12 @@ import { formatUpdateCommand, isValidPackageName, isValidVersion, type UpdateCom
 import { ManagerError, redactUrls, resultError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
 import { environmentLocationProblem, isInside } from '../environment-location.ts';
+import { pep440Order } from '../version-order.ts';
 import type { Environment, PackageManager, RunContext } from '../types.ts';
 import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
 import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
 import { uninstallRecordProblem } from './pip-records.ts';
+import { requestedDistributions } from './pip-requested.ts';
 import { ensureVenv, venvPython, venvState } from './pip-venv.ts';
 
 export interface PipManagerOptions {
@@ -139,7 +141,13 @@ export class PipManager implements PackageManager {
       const reason = err instanceof Error ? err.message.replace(':\n', ': ').split('\n').join(' | ') : String(err);
       ctx.onLine?.('stderr', redactUrls(`WARNING: procenv: newer versions unknown, every package is listed as up to date: ${reason}`));
     }
-    return pipPackagesInfo(manager, installed, outdated);
+    // Read after `pip list`, from the same venv: whether each package was asked for or came in as a dependency.
+    return pipPackagesInfo(manager, installed, outdated, requestedDistributions(this.venvDirOf(env)));
+  }
+
+  /** PEP 440 order; undefined for a version PEP 440 cannot read (a legacy version). */
+  compareVersions(a: string, b: string): number | undefined {
+    return pep440Order(a, b);
   }
 
   /**

@@ -42,10 +42,15 @@ export function parsePipList(stdout: string, what: string): PipListRow[] {
 
 /**
  * WASDI's pip snapshot (reference §2.1): `outdated` with latestVersion and type (pip's `latest_filetype`,
- * "wheel" or "sdist"), `uptodate` with the rest, both in pip's order (pip sorts by name ignoring case).
+ * "wheel" or "sdist"), `uptodate` with the rest, both in pip's order (pip sorts by name ignoring case). `requested`
+ * (normalised name → asked for by name, see pip-requested.ts) adds procenv's own `requested` to the packages it knows.
  */
-export function pipPackagesInfo(manager: ManagerVersion, installed: PipListRow[], outdated: PipListRow[]): PackagesInfo {
+export function pipPackagesInfo(manager: ManagerVersion, installed: PipListRow[], outdated: PipListRow[], requested: ReadonlyMap<string, boolean> = new Map()): PackagesInfo {
   const outdatedNames = new Set(outdated.map((r) => normaliseProjectName(r.name)));
+  const flag = (name: string) => {
+    const known = requested.get(normaliseProjectName(name));
+    return known === undefined ? {} : { requested: known };
+  };
   return {
     packageManager: manager,
     outdated: outdated.map((r): PackageInfo => ({
@@ -54,9 +59,10 @@ export function pipPackagesInfo(manager: ManagerVersion, installed: PipListRow[]
       currentVersion: r.version,
       ...(r.latest_version === undefined ? {} : { latestVersion: r.latest_version }),
       ...(r.latest_filetype === undefined ? {} : { type: r.latest_filetype }),
+      ...flag(r.name),
     })),
     uptodate: installed
       .filter((r) => !outdatedNames.has(normaliseProjectName(r.name)))
-      .map((r): PackageInfo => ({ managerName: 'pip', packageName: r.name, currentVersion: r.version })),
+      .map((r): PackageInfo => ({ managerName: 'pip', packageName: r.name, currentVersion: r.version, ...flag(r.name) })),
   };
 }
