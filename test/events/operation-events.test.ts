@@ -12,7 +12,7 @@ test.after.always(async () => {
   await template?.remove();
 });
 
-test.serial('an operation is told live: queued, running, each command, its log, the new package list, the end', async (t) => {
+test.serial('an operation is told live: queued, running, each command, its log, the new package list, the generation it made, the end', async (t) => {
   const svc = await startPipService(template, [['ev-alpha', '1.0'], ['ev-beta', '2.0']]);
   t.teardown(() => svc.close());
   const client = await openEvents(svc.url, { query: `processor=${PIP_PROCESSOR}`, headers: { 'x-session-token': svc.token } });
@@ -29,7 +29,7 @@ test.serial('an operation is told live: queued, running, each command, its log, 
   t.deepEqual(types, [
     'operation.queued', 'operation.running',
     'operation.command', 'operation.command', 'operation.command', 'operation.command',
-    'packages.changed', 'operation.ended',
+    'packages.changed', 'generation.recorded', 'operation.ended',
   ]);
   t.true(events.every((x, i) => i === 0 || x.id > events[i - 1].id), 'ids increase');
   const commands = events.filter((x) => x.type === 'operation.command').map((x) => `${x.index}/${x.count} ${x.phase} ${x.command}${x.ok === undefined ? '' : ` ${x.ok}`}`);
@@ -38,6 +38,9 @@ test.serial('an operation is told live: queued, running, each command, its log, 
     '1/2 started addPackage/ev-beta/', '1/2 finished addPackage/ev-beta/ true',
   ]);
   t.is(events.find((x) => x.type === 'packages.changed').source, 'operation');
+  const generation = events.find((x) => x.type === 'generation.recorded').generation;
+  t.like(generation, { processorName: PIP_PROCESSOR, cause: 'operation', operationId: id, userId: 'demo' });
+  t.regex(generation.hash, /^[0-9a-f]{64}$/);
   const ended = events.at(-1);
   t.is(ended.operation.status, 'DONE');
   t.is(ended.operation.appliedCount, 2);

@@ -371,7 +371,7 @@ export class Cluster {
   }
 
   /** GET /processors/:name/nodes on the main node, as the owner. */
-  async processorNodes(name = PIP): Promise<{ epoch: string; lines: number; nodes: { nodeCode: string; state: string; applied?: number; error?: string }[] }> {
+  async processorNodes(name = PIP): Promise<ProcessorNodesAnswer> {
     const res = await this.main.asOwner(`processors/${name}/nodes`);
     if (res.status !== 200) throw new Error(`processors/${name}/nodes: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body;
@@ -395,6 +395,20 @@ export class Cluster {
     rmSync(this.root, { recursive: true, force: true });
     liveRoots.delete(this.root);
   }
+}
+
+/** GET /processors/:name/nodes as the main node answers it. */
+export interface ProcessorNodesAnswer {
+  epoch: string;
+  lines: number;
+  generation?: GenerationPosition;
+  drifted: string[];
+  nodes: { nodeCode: string; state: string; applied?: number; error?: string; generation?: GenerationPosition; drifted?: boolean }[];
+}
+
+export interface GenerationPosition {
+  number: number;
+  hash: string;
 }
 
 export interface DeliveryView {

@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { clusterSuite, PIP, waitUntil } from '../helpers/cluster.ts';
+import { cleanPipEnv } from '../helpers/pip-env.ts';
+
+const run = promisify(execFile);
+
+// Real procenv processes on 127.0.0.1, real pip in real venvs, local wheels (the app pins its dependency).
+const startCluster = clusterSuite([['dr-app', '1.0', ['dr-dep==1.0']], ['dr-dep', '1.0'], ['dr-extra', '0.3']]);
+
+test.serial('a compute node whose venv was changed by hand is named as drifted, though its place in the history is in step', async (t) => {
+  t.timeout(120_000);
+  const c = await startCluster(t);
+  const [a, b] = [c.nodes.get('node-a')!, c.nodes.get('node-b')!];
+  const op = await c.settled(await c.update('addPackage/dr-app/'));
+  t.is(op.status, 'DONE', c.dump());
+  // Every node recorded its own generation of the change; the same packages make the same hash everywhere.
+  const together = await waitUntil('both nodes in step with the main node\'s generation', async () => {
+    const v = await c.processorNodes();
+    return v.generation && v.nodes.length === 2 && v.nodes.every((n) => n.state === 'in-step' && n.generation) ? v : undefined;
+  });
+  t.deepEqual(together.drifted, []);
+  t.true(together.nodes.every((n) => n.generation!.hash === together.generation!.hash && n.drifted === false), JSON.stringify(together));
+
+  // By hand on node-a, as a tenant's shell would: procenv learns of it at node-a's next refresh.
+  await run(join(a.venv(), 'bin', 'python'), ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-index', '--find-links', c.fixture.wheels, 'dr-extra'], { env: cleanPipEnv() });
+  const refresh = await a.internal('packageManager/environmentupdate', { processorId: c.pip.processorId, workspace: '-' });
+  t.is(refresh.status, 200, JSON.stringify(refresh.body));
+  await a.quiet();
+  const apart = await waitUntil('node-a named as drifted', async () => {
+    const v = await c.processorNodes();
+    return v.drifted.length > 0 ? v : undefined;
+  });
+  t.deepEqual(apart.drifted, ['node-a']);
+  const byCode = Object.fromEntries(apart.nodes.map((n) => [n.nodeCode, n]));
+  t.like(byCode['node-a'], { state: 'in-step', drifted: true, generation: { number: 2 } });
+  t.like(byCode['node-b'], { state: 'in-step', drifted: false, generation: { number: 1, hash: apart.generation!.hash } });
+  // node-a's own generations say what changed there, and that no change of the main node's made it.
+  const list = await a.internal(`processors/${PIP}/generations`);
+  t.is(list.status, 200);
+  t.like(list.body[0], { number: 2, cause: 'operation', userId: 'procenv-cluster' });
+  const diff = await a.internal(`processors/${PIP}/generations/diff`, { from: '1', to: '2' });
+  t.deepEqual(diff.body.added, [{ name: 'dr-extra', version: '0.3', requested: true }]);
+  t.is((await b.installed())['dr-extra'], undefined);
+});
