@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   canonicalPackages, generationHash, packageKey, summaryOf, type Generation, type GenerationDraft, type GenerationPackage, type GenerationSummary,
 } from '../domain/generations.ts';
@@ -30,9 +31,22 @@ export interface StoredGeneration extends GenerationSummary {
   delta?: PackageDelta;
 }
 
-/** The key of a whole package set: sha256 of its stored form (the `requested` flags included, unlike the generation hash). */
+/** The key of a whole package set: sha256 of its JSON (the `requested` flags included, unlike the generation hash). */
 export function setKeyOf(packages: readonly GenerationPackage[]): string {
   return createHash('sha256').update(JSON.stringify(packages)).digest('hex');
+}
+
+/**
+ * A whole package set as stored: its JSON, deflated. Field names and version shapes repeat, so this keeps a quarter
+ * of the bytes or less (300 packages: 18.5 KB of JSON, 4.2 KB stored; bench/generations.ts), for well under a
+ * millisecond per chain written or read.
+ */
+export function encodePackageSet(packages: readonly GenerationPackage[]): Buffer {
+  return deflateRawSync(JSON.stringify(packages));
+}
+
+export function decodePackageSet(stored: Uint8Array): GenerationPackage[] {
+  return JSON.parse(inflateRawSync(stored).toString('utf8')) as GenerationPackage[];
 }
 
 function same(a: GenerationPackage, b: GenerationPackage): boolean {

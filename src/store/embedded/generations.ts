@@ -1,5 +1,7 @@
 import type { Generation, GenerationDraft, GenerationPackage, GenerationSummary } from '../../domain/generations.ts';
-import { materialize, planStorage, publicSummary, withPackages, type StoredGeneration } from '../generation-chain.ts';
+import {
+  decodePackageSet, encodePackageSet, materialize, planStorage, publicSummary, withPackages, type StoredGeneration,
+} from '../generation-chain.ts';
 import type { Emit, GenerationStore } from '../types.ts';
 import { type SqliteContext, parse } from './context.ts';
 
@@ -30,7 +32,7 @@ export class SqliteGenerations implements GenerationStore {
       if (latest && latest.hash === draft.hash) return { generation: publicSummary(latest), created: false };
       const number = (latest?.number ?? 0) + 1;
       const { record, set } = planStorage(draft, number, latest ? { stored: latest, packages: this.packagesOf(latest) } : undefined);
-      if (set) this.stmts.insertSet.run(set.key, JSON.stringify(set.packages));
+      if (set) this.stmts.insertSet.run(set.key, encodePackageSet(set.packages));
       this.stmts.insert.run(draft.processorName, number, JSON.stringify(record));
       const generation = publicSummary(record);
       this.ctx.journal(emit?.(generation));
@@ -60,10 +62,10 @@ export class SqliteGenerations implements GenerationStore {
   /** The whole package set of a stored generation: its chain's package set, then the differences up to it. */
   private packagesOf(stored: StoredGeneration): GenerationPackage[] {
     const chain = (this.stmts.chain.all(stored.processorName, stored.base, stored.number) as string[]).map((d) => JSON.parse(d) as StoredGeneration);
-    const keyframe = parse<GenerationPackage[]>(this.stmts.findSet.get(chain[0]?.setKey ?? ''));
+    const keyframe = this.stmts.findSet.get(chain[0]?.setKey ?? '') as Buffer | undefined;
     if (!keyframe || chain[0]?.number !== stored.base) {
       throw new Error(`the package set of generation ${stored.number} of processor "${stored.processorName}" is missing from the store`);
     }
-    return materialize(chain, keyframe);
+    return materialize(chain, decodePackageSet(keyframe));
   }
 }

@@ -37,7 +37,7 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE eventcursors (name TEXT PRIMARY KEY, id INTEGER NOT NULL);`,
   // Generations (store/generation-chain.ts): whole package sets once each, keyed by their content, shared by every
   // generation and processor that has that set; each generation names its set or holds its difference from the one before.
-  `CREATE TABLE packagesets (setKey TEXT PRIMARY KEY, packages TEXT NOT NULL);
+  `CREATE TABLE packagesets (setKey TEXT PRIMARY KEY, packages BLOB NOT NULL);
    CREATE TABLE generations (processorName TEXT NOT NULL, number INTEGER NOT NULL, doc TEXT NOT NULL,
      PRIMARY KEY (processorName, number)) WITHOUT ROWID;`,
 ];

@@ -1,7 +1,6 @@
-import { MongoServerError, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
+import { MongoServerError, type Binary, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { EventDraft } from '../../domain/events.ts';
 import type { Delivery, SyncState } from '../../domain/cluster.ts';
-import type { GenerationPackage } from '../../domain/generations.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
 import { parseIsPublic, type Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
@@ -40,8 +39,8 @@ export interface EventDoc { _id: number; at: number; draft: EventDraft }
 export interface EventCounterDoc { _id: string; seq: number }
 /** Main node: the current history epoch of one processor (a new one at each reset). */
 export interface EpochDoc { processorName: string; epoch: string }
-/** A whole package set, shared by every generation that has it; `_id` is its content key (generation-chain.ts). */
-export interface PackageSetDoc { _id: string; packages: GenerationPackage[] }
+/** A whole package set, shared by every generation that has it; `_id` is its content key, `packages` its deflated JSON (generation-chain.ts). */
+export interface PackageSetDoc { _id: string; packages: Binary }
 
 export interface Collections {
   users: Collection<UserDoc>;

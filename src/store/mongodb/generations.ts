@@ -1,5 +1,8 @@
+import { Binary } from 'mongodb';
 import type { Generation, GenerationDraft, GenerationPackage, GenerationSummary } from '../../domain/generations.ts';
-import { materialize, planStorage, publicSummary, withPackages, type StoredGeneration } from '../generation-chain.ts';
+import {
+  decodePackageSet, encodePackageSet, materialize, planStorage, publicSummary, withPackages, type StoredGeneration,
+} from '../generation-chain.ts';
 import type { Emit, GenerationStore } from '../types.ts';
 import { type Collections, NO_ID, isDuplicateKeyError } from './collections.ts';
 import type { MongoEventJournal } from './event-journal.ts';
@@ -58,7 +61,7 @@ export class MongoGenerations implements GenerationStore {
   /** Inserts a package set unless it is there (its key is its content, so the one there is the same). */
   private async saveSet(key: string, packages: GenerationPackage[]): Promise<void> {
     try {
-      await this.c.packageSets.updateOne({ _id: key }, { $setOnInsert: { packages } }, { upsert: true });
+      await this.c.packageSets.updateOne({ _id: key }, { $setOnInsert: { packages: new Binary(encodePackageSet(packages)) } }, { upsert: true });
     } catch (err) {
       // Two upserts of one new key raced: the other one inserted it.
       if (!isDuplicateKeyError(err)) throw err;
@@ -69,6 +72,6 @@ export class MongoGenerations implements GenerationStore {
     const chain = await this.c.generations.find({ processorName: stored.processorName, number: { $gte: stored.base, $lte: stored.number } }, { sort: { number: 1 }, projection: NO_ID }).toArray();
     const set = chain[0]?.number === stored.base && chain[0].setKey !== undefined ? await this.c.packageSets.findOne({ _id: chain[0].setKey }) : null;
     if (!set) throw new Error(`the package set of generation ${stored.number} of processor "${stored.processorName}" is missing from the store`);
-    return materialize(chain, set.packages);
+    return materialize(chain, decodePackageSet(set.packages.buffer));
   }
 }
