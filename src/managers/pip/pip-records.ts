@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } fro
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { childrenOf } from '../environment-location.ts';
+import { sitePackagesOf } from './site-packages.ts';
 
 /**
  * What pip uninstall would delete, judged before pip runs. A venv in a processor folder is tenant input, and so is
@@ -160,25 +161,13 @@ export async function uninstallRecordProblem(folder: string, venv: string): Prom
   }
   const judge = new Judge(root);
   const bin = join(venv, 'bin');
-  const seen = new Set<string>();
-  for (const lib of ['lib', 'lib64']) {
-    for (const python of childrenOf(join(venv, lib))) {
-      const site = join(venv, lib, python, 'site-packages');
-      let realSite: string;
-      try {
-        realSite = realpathSync.native(site);
-      } catch {
-        continue;
-      }
-      if (seen.has(realSite)) continue; // lib64 -> lib
-      seen.add(realSite);
-      for (const [index, entry] of childrenOf(site).entries()) {
-        // Synchronous reads are a third of the CPU of promise-based ones here; yielding between batches keeps
-        // the event loop (HTTP answers) from waiting for a whole venv.
-        if (index % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn();
-        const problem = distributionProblem(judge, site, entry, bin);
-        if (problem) return `${lib}/${python}/site-packages/${shorten(entry, 80)}: ${problem}`;
-      }
+  for (const site of sitePackagesOf(venv)) {
+    for (const [index, entry] of childrenOf(site.path).entries()) {
+      // Synchronous reads are a third of the CPU of promise-based ones here; yielding between batches keeps
+      // the event loop (HTTP answers) from waiting for a whole venv.
+      if (index % YIELD_EVERY === YIELD_EVERY - 1) await nextTurn();
+      const problem = distributionProblem(judge, site.path, entry, bin);
+      if (problem) return `${site.label}/${shorten(entry, 80)}: ${problem}`;
     }
   }
   return undefined;

@@ -1,7 +1,8 @@
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { childrenOf } from '../environment-location.ts';
 import { normaliseProjectName } from './pip-index.ts';
+import { sitePackagesOf } from './site-packages.ts';
 
 /**
  * Which installed distributions of a venv were asked for by name, and which came in as a dependency. pip writes an
@@ -16,25 +17,13 @@ import { normaliseProjectName } from './pip-index.ts';
  */
 export function requestedDistributions(venv: string): Map<string, boolean> {
   const requested = new Map<string, boolean>();
-  const seen = new Set<string>();
-  for (const lib of ['lib', 'lib64']) {
-    for (const python of childrenOf(join(venv, lib))) {
-      const site = join(venv, lib, python, 'site-packages');
-      let real: string;
-      try {
-        real = realpathSync.native(site);
-      } catch {
-        continue;
-      }
-      if (seen.has(real)) continue; // lib64 -> lib
-      seen.add(real);
-      for (const entry of childrenOf(site)) {
-        if (!entry.endsWith('.dist-info')) continue;
-        // `<name>-<version>.dist-info`, the name's own dashes written as `_`: the name ends at the first dash.
-        const dash = entry.indexOf('-');
-        if (dash <= 0) continue;
-        requested.set(normaliseProjectName(entry.slice(0, dash)), hasMarker(join(site, entry)));
-      }
+  for (const site of sitePackagesOf(venv)) {
+    for (const entry of childrenOf(site.path)) {
+      if (!entry.endsWith('.dist-info')) continue;
+      // `<name>-<version>.dist-info`, the name's own dashes written as `_`: the name ends at the first dash.
+      const dash = entry.indexOf('-');
+      if (dash <= 0) continue;
+      requested.set(normaliseProjectName(entry.slice(0, dash)), hasMarker(join(site.path, entry)));
     }
   }
   return requested;
