@@ -130,9 +130,7 @@ export async function startService(config: Config, options: {
       .catch((err) => generationsLog.warn({ err, processor: name }, 'generation not recorded'));
   });
   // A processor registered while the service runs: its first generation, from the packagesInfo.json it came with.
-  catalog.on('processor', (name: string) => {
-    generations.recordFromDisk(name, 'first-seen').catch((err) => generationsLog.warn({ err, processor: name }, 'first generation not recorded'));
-  });
+  catalog.on('processor', (name: string) => void generations.firstSeen(name));
   const operations = new OperationService(store, lifecycle, environments, worker);
   const events = new EventService({
     hub, sessions, environments, operations, log: eventsLog,
@@ -178,8 +176,10 @@ export async function startService(config: Config, options: {
   log.info({ url, nodeCode: config.nodeCode, mainNode: main, store: store.kind }, 'listening');
   // Converging needs this node's own API up (the main node asks it where it stands), so it starts last.
   await sync?.start();
-  // Processors registered before this start and never recorded get their first generation, beside the requests.
-  const firstSeen = generations.recordFirstSeen().catch((err) => generationsLog.warn({ err }, 'first generations not recorded'));
+  // Processors registered before this start and never recorded get their first generation, in the background once
+  // the watcher is ready (start-up first).
+  const firstSeen = catalog.watched().then(() => generations.recordFirstSeen())
+    .catch((err) => generationsLog.warn({ err }, 'first generations not recorded'));
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

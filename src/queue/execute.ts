@@ -23,7 +23,7 @@ export interface ExecuteDeps {
   isMainNode: boolean;
   commandTimeoutMs: number;
   /** Records the environment's generation after packagesInfo.json was rewritten (absent: none recorded). */
-  generations?: Pick<GenerationService, 'recordOperation'>;
+  generations?: Pick<GenerationService, 'recordOperation' | 'firstSeen'>;
   /** Runs a store write that records the truth, again until the store answers (worker's `untilStored`). */
   persist: <T>(what: string, write: () => Promise<T>) => Promise<T>;
 }
@@ -77,6 +77,9 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
   const started = await deps.persist('execution start', () => deps.lifecycle.executionStarted(op));
   // Another worker took the operation over (its lease was taken as lapsed) or it was cancelled: run nothing.
   if (!started) return { status: 'ERROR', applied, error: { code: 'LEASE_LOST', message: 'the operation was no longer held by this worker when it was about to start' } };
+
+  // The state the environment starts from, kept when procenv has not recorded this processor yet.
+  await deps.generations?.firstSeen(processor.name);
 
   let failure: OperationError | undefined;
   let touched = false;

@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
 import { InvalidInputError, NotFoundError } from '../domain/errors.ts';
@@ -24,6 +24,12 @@ export interface GenerationServiceOptions {
   environments: Pick<EnvironmentService, 'processorForRead'>;
   log: Logger;
 }
+
+/**
+ * The start-up pass rests this long after each processor: it runs beside requests at a fraction of one core, so
+ * that a node with thousands of processors starts serving as fast as without it (bench/scale).
+ */
+const FIRST_SEEN_PAUSE_MS = 50;
 
 /** What made a package set seen: an operation (with the user it ran for), or the file as another hand left it. */
 type Origin = { cause: 'operation'; operationId: string; userId: string } | { cause: Exclude<GenerationCause, 'operation'> };
@@ -62,15 +68,24 @@ export class GenerationService {
   }
 
   /**
-   * Start-up: each registered processor without a generation gets its first one from its packagesInfo.json. One
-   * processor at a time, the event loop served between two: it runs beside requests, not before them.
+   * Start-up: each registered processor without a generation gets its first one from its packagesInfo.json, in the
+   * background at a low pace (see FIRST_SEEN_PAUSE_MS). Whatever needs a processor's generations sooner (a read of
+   * them, the cluster's sync answer, an operation about to change the environment) records it first itself.
    */
   async recordFirstSeen(): Promise<void> {
     for (const p of await this.o.store.listProcessors()) {
       if (this.stopped) return;
-      await this.recordFromDisk(p.name, 'first-seen').catch((err) => this.o.log.warn({ err, processor: p.name }, 'first generation not recorded'));
-      await nextTurn();
+      await this.firstSeen(p.name);
+      await sleep(FIRST_SEEN_PAUSE_MS);
     }
+  }
+
+  /**
+   * The processor's first generation from its packagesInfo.json, unless it has one. Called before anything reads
+   * generations, and before an operation changes the environment (so that the state it started from is kept).
+   */
+  async firstSeen(name: string): Promise<void> {
+    await this.recordFromDisk(name, 'first-seen').catch((err) => this.o.log.warn({ err, processor: name }, 'first generation not recorded'));
   }
 
   private async record(processor: Processor, info: PackagesInfo, origin: Origin): Promise<GenerationSummary | undefined> {
@@ -90,7 +105,8 @@ export class GenerationService {
   }
 
   /** The newest generation of a processor on this node (the cluster's sync answer; no caller: node-to-node). */
-  latest(name: string): Promise<GenerationSummary | undefined> {
+  async latest(name: string): Promise<GenerationSummary | undefined> {
+    await this.firstSeen(name);
     return this.o.store.findLatestGeneration(name);
   }
 
@@ -128,6 +144,7 @@ export class GenerationService {
       throw new InvalidInputError('INVALID_PROCESSOR_NAME', `"${name.slice(0, 80)}" is not a processor name: letters, digits, "_", "." and "-", at most 128`);
     }
     await this.o.environments.processorForRead(caller, name);
+    await this.firstSeen(name);
   }
 
   private async find(name: string, number: number): Promise<Generation> {
