@@ -54,7 +54,7 @@ function concretePath(path: string, op: Operation): string {
 /** The same app the service runs, built from its parts (the service does not hand out its Koa app). */
 function appOf(svc: TestService) {
   return buildApp({
-    log: svc.log, sessions: svc.sessions, environments: svc.environments, operations: svc.operations, events: svc.events,
+    log: svc.log, sessions: svc.sessions, environments: svc.environments, operations: svc.operations, events: svc.events, generations: svc.generations,
     operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
     store: svc.store, catalog: svc.catalog, nodeCode: svc.config.nodeCode, ...(svc.fanout ? { fanout: svc.fanout } : {}),
   });
@@ -264,6 +264,39 @@ test('the operation API answers as the document says: submit, list, get with del
   const history = await svc.http.get(`processors/${pip}/history?status=STOPPED`, { headers: owner });
   t.is(JSON.parse(history.body).length, 1);
   validator.conforms(t, 'get', '/processors/{name}/history', history);
+});
+
+test('the generation routes answer as the document says: list, manifest, diff, each export, and their errors', async (t) => {
+  const svc = await service(t);
+  const owner = { 'x-session-token': await svc.login('demo') };
+  const reader = { 'x-session-token': await svc.login('reader') };
+  const get = (path: string, headers: Record<string, string> = owner) => svc.http.get(path, { headers });
+  const [pip, conda] = [SAMPLES.pip.name, SAMPLES.conda.name];
+  const list = await get(`processors/${pip}/generations`);
+  t.is(JSON.parse(list.body).length, 1, 'the sample as procenv first saw it');
+  validator.conforms(t, 'get', '/processors/{name}/generations', list);
+  validator.conforms(t, 'get', '/processors/{name}/generations', await get(`processors/${pip}/generations?limit=0`));
+  validator.conforms(t, 'get', '/processors/{name}/generations', await get(`processors/${SAMPLES.oneshot.name}/generations`, reader));
+  validator.conforms(t, 'get', '/processors/{name}/generations', await get('processors/-bad/generations'));
+  for (const name of [pip, conda]) validator.conforms(t, 'get', '/processors/{name}/generations/{number}', await get(`processors/${name}/generations/1`));
+  validator.conforms(t, 'get', '/processors/{name}/generations/{number}', await get(`processors/${pip}/generations/2`));
+  validator.conforms(t, 'get', '/processors/{name}/generations/{number}', await get(`processors/${pip}/generations/0`));
+  const diff = await get(`processors/${conda}/generations/diff?from=1&to=1`);
+  t.is(diff.statusCode, 200);
+  validator.conforms(t, 'get', '/processors/{name}/generations/diff', diff);
+  validator.conforms(t, 'get', '/processors/{name}/generations/diff', await get(`processors/${pip}/generations/diff?from=1`));
+  validator.conforms(t, 'get', '/processors/{name}/generations/diff', await get(`processors/${pip}/generations/diff?from=1&to=9`));
+  for (const [name, format, status] of [[pip, 'requirements', 200], [conda, 'environment', 200], [pip, 'json', 200], [pip, 'environment', 400], [pip, 'yaml', 400]] as const) {
+    const file = await get(`processors/${name}/generations/1/export?format=${format}`);
+    t.is(file.statusCode, status, `${name} ${format}`);
+    validator.conforms(t, 'get', '/processors/{name}/generations/{number}/export', file);
+  }
+  validator.conforms(t, 'get', '/processors/{name}/generations/{number}/export', await get(`processors/${pip}/generations/3/export`));
+  // The sync answer carries the node's newest generation.
+  const key = { 'x-procenv-cluster-key': CLUSTER_KEY };
+  const sync = await svc.http.get(`cluster/processors/${pip}/sync`, { headers: key });
+  t.regex(sync.body, /"generation":\{"number":1,"hash":"[0-9a-f]{64}"\}/);
+  validator.conforms(t, 'get', '/cluster/processors/{name}/sync', sync);
 });
 
 test('cluster, catalog, operator and ticket answers are as the document says', async (t) => {

@@ -69,6 +69,19 @@ function eventSchema(type: EventType, description: string, fields: Record<string
 
 const operationField = { operation: ref('Operation') };
 
+const generationProperties: Record<string, Schema> = {
+  processorName: ref('ProcessorName'),
+  number: { type: 'integer', minimum: 1, description: 'from 1, per processor (and per node)' },
+  hash: ref('GenerationHash'),
+  manager: object({ kind: { enum: ['pip', 'conda'] }, version: text('the manager\'s version, as its snapshot names it') }, ['kind']),
+  cause: { enum: ['operation', 'disk', 'first-seen'], description: '`operation`; `disk`: packagesInfo.json changed by another hand; `first-seen`: as procenv first saw the processor' },
+  operationId: text('cause `operation`: the operation that made it'),
+  userId: text('cause `operation`: the user it ran for'),
+  at: ms('when it was recorded'),
+  packageCount: count('packages in the set'),
+};
+const generationRequired = ['processorName', 'number', 'hash', 'manager', 'cause', 'at', 'packageCount'];
+
 const EVENT_SCHEMAS: Record<EventType, [string, Schema]> = {
   'operation.queued': ['OperationQueuedEvent', eventSchema('operation.queued', 'stored CREATED', {
     ...operationField, position: count('operations of the processor ahead of it on this node'),
@@ -101,6 +114,9 @@ const EVENT_SCHEMAS: Record<EventType, [string, Schema]> = {
   'packages.changed': ['PackagesChangedEvent', eventSchema('packages.changed', 'packagesInfo.json changed (listPackages answers anew)', {
     source: { enum: ['operation', 'disk'], description: '`operation`: rewritten after an operation (named by operationId); `disk`: by another hand, as the watcher saw it' },
   }, ['source'], 'optional')],
+  'generation.recorded': ['GenerationRecordedEvent', eventSchema('generation.recorded', 'a new generation of the processor\'s environment was stored', {
+    generation: ref('GenerationSummary'),
+  }, ['generation'], 'optional')],
 };
 
 /** The event types and the component schema of each (the test checks they cover `EVENT_TYPES`). */
@@ -193,6 +209,49 @@ export const schemas: Record<string, Schema> = {
     description: 'The JSON of one `data:` line of GET /events.',
   },
 
+  // Generations
+  GenerationPosition: object({
+    number: { type: 'integer', minimum: 1, description: 'the generation\'s number on that node' },
+    hash: ref('GenerationHash'),
+  }, ['number', 'hash'], 'Where a node\'s environment stands: its newest generation.'),
+  GenerationHash: {
+    type: 'string', pattern: '^[0-9a-f]{64}$',
+    description: 'sha256 (hex) of the package set: one JSON line per package sorted by name (README "Generations"); equal hashes, equal sets',
+  },
+  GenerationPackage: object({
+    name: text('as the manager spells it'),
+    version: text('the installed version'),
+    build: text('conda: the build string'),
+    channel: text('conda: the channel (`pypi` for what pip installed)'),
+    requested: { type: 'boolean', description: 'pip: asked for by name (true) or came in as a dependency (false); absent when unknown' },
+  }, ['name', 'version']),
+  GenerationSummary: object(generationProperties, generationRequired, 'A generation without its packages.'),
+  Generation: object({
+    ...generationProperties,
+    packages: { type: 'array', items: ref('GenerationPackage'), description: 'the whole package set, in hash order' },
+  }, [...generationRequired, 'packages'], 'A generation with its whole package set: the manifest.'),
+  PackageChange: object({
+    name: text('the package'),
+    from: text('its version in `from`'),
+    to: text('its version in `to`'),
+    requested: { type: 'boolean', description: 'in `to`: asked for by name, or a dependency (false)' },
+    fromBuild: text('conda'),
+    toBuild: text('conda'),
+    fromChannel: text('conda'),
+    toChannel: text('conda'),
+  }, ['name', 'from', 'to']),
+  GenerationDiff: object({
+    from: { type: 'integer', minimum: 1 },
+    to: { type: 'integer', minimum: 1 },
+    fromHash: ref('GenerationHash'),
+    toHash: ref('GenerationHash'),
+    added: { type: 'array', items: ref('GenerationPackage'), description: 'in `to` only' },
+    removed: { type: 'array', items: ref('GenerationPackage'), description: 'in `from` only' },
+    upgraded: { type: 'array', items: ref('PackageChange') },
+    downgraded: { type: 'array', items: ref('PackageChange') },
+    changed: { type: 'array', items: ref('PackageChange'), description: 'versions that cannot be ordered, or the same version in another build or channel' },
+  }, ['from', 'to', 'fromHash', 'toHash', 'added', 'removed', 'upgraded', 'downgraded', 'changed']),
+
   // Cluster
   NodeView: object({
     nodeCode: text('the compute node'),
@@ -223,13 +282,17 @@ export const schemas: Record<string, Schema> = {
     error: text('unreachable: why; otherwise the node\'s last sync error'),
     failing: ref('FailingLine'),
     skipped: { type: 'array', items: ref('SkippedLine') },
+    generation: { ...ref('GenerationPosition'), description: 'the node\'s newest generation of the processor, as it reports it' },
+    drifted: { type: 'boolean', description: 'its package set differs from the main node\'s (present when both have a generation)' },
   }, ['nodeCode', 'state']),
   ProcessorNodes: object({
     processor: ref('ProcessorName'),
     epoch: text('the main node\'s history epoch'),
     lines: count('the main node\'s history length'),
+    generation: { ...ref('GenerationPosition'), description: 'the main node\'s newest generation of the processor' },
+    drifted: { type: 'array', items: { type: 'string' }, description: 'the compute nodes whose package set differs from the main node\'s, whatever their place in the history' },
     nodes: { type: 'array', items: ref('ProcessorNodeView') },
-  }, ['processor', 'epoch', 'lines', 'nodes']),
+  }, ['processor', 'epoch', 'lines', 'drifted', 'nodes']),
   ClusterPing: object({ nodeCode: text('the answering node') }, ['nodeCode']),
   ClusterHistory: object({
     nodeCode: text('the main node'),
@@ -252,7 +315,8 @@ export const schemas: Record<string, Schema> = {
     syncLines: { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'the history index of each of its commands' },
     skipped: { type: 'array', items: ref('SkippedLine') },
     failing: ref('FailingLine'),
-  }, ['processorName', 'epoch', 'applied'], 'A compute node\'s position in one processor\'s history on the main node.'),
+    generation: { ...ref('GenerationPosition'), description: 'this node\'s newest generation of the processor (absent: none yet)' },
+  }, ['processorName', 'epoch', 'applied'], 'A compute node\'s position in one processor\'s history on the main node, and its newest generation.'),
   DeliveryReport: object({
     status: { enum: ['DONE', 'ERROR', 'STOPPED'], description: 'how the compute node\'s operation ended (DONE: applied; anything else: failed)' },
     remoteOperationId: text('the compute node\'s operation'),
