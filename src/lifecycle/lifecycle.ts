@@ -164,12 +164,15 @@ export class Lifecycle {
 
   /**
    * A package set seen for a processor: stored as its next generation with its event, unless its newest generation
-   * has the same hash (then nothing is written and that one is answered, `created: false`).
+   * has the same hash (then nothing is written and that one is answered, `created: false`). The first generation
+   * procenv records of a processor it found as it was ('first-seen') has no event: it tells of no change, and it may
+   * be recorded at any moment after start (when something first needs it).
    */
   async recordGeneration(generation: GenerationDraft): Promise<{ generation: GenerationSummary; created: boolean }> {
-    const result = await this.store.saveGeneration(generation,
-      (g) => [draft('generation.recorded', g.processorName, g.operationId, { generation: g }, g.at)]);
-    if (result.created) this.journaled();
+    const emit = generation.cause === 'first-seen' ? undefined
+      : (g: GenerationSummary) => [draft('generation.recorded', g.processorName, g.operationId, { generation: g }, g.at)];
+    const result = await this.store.saveGeneration(generation, emit);
+    if (result.created && emit) this.journaled();
     return result;
   }
 }
