@@ -1,7 +1,10 @@
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { managerKindOf, type Processor } from '../domain/processor.ts';
 import { CondaManager } from './conda/conda-manager.ts';
 import { PipManager } from './pip/pip-manager.ts';
+import { WheelCache } from './pip/wheel-cache.ts';
 import type { ManagerRegistry } from './types.ts';
 
 /**
@@ -9,8 +12,13 @@ import type { ManagerRegistry } from './types.ts';
  * `env` is the environment package-manager processes start with (default: this process's, so that pip's own
  * PIP_* variables reach pip unchanged).
  */
-export function createManagers(config: Config, env: NodeJS.ProcessEnv = process.env): ManagerRegistry {
-  return { pip: PipManager.fromConfig(config, env), conda: CondaManager.fromConfig(config, env) };
+export function createManagers(config: Config, env: NodeJS.ProcessEnv = process.env, log?: Logger): ManagerRegistry {
+  const megabytes = config['pip.wheelCacheMegabytes'];
+  const wheelCache = megabytes > 0 ? new WheelCache(join(resolve(config.dataDir), 'wheels'), megabytes * 1024 * 1024, log?.child({ component: 'wheel-cache' })) : undefined;
+  return {
+    pip: PipManager.fromConfig(config, env, { ...(wheelCache ? { wheelCache } : {}), ...(log ? { log: log.child({ component: 'pip' }) } : {}) }),
+    conda: CondaManager.fromConfig(config, env),
+  };
 }
 
 /**

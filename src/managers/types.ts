@@ -1,4 +1,6 @@
+import type { GenerationPackage } from '../domain/generations.ts';
 import type { ManagerVersion, PackagesInfo } from '../domain/packages.ts';
+import type { DryRun } from '../domain/plans.ts';
 import type { ManagerKind, Processor } from '../domain/processor.ts';
 import type { UpdateCommand } from '../domain/update-command.ts';
 
@@ -32,11 +34,23 @@ export interface PackageManager {
   /** The content of packagesInfo.json in WASDI's form for this manager (pip: outdated+uptodate, conda: all). */
   snapshot?(env: Environment, ctx?: RunContext): Promise<PackagesInfo>;
   /** Runs the commands in order; throws when the manager reports a failure. */
-  apply?(env: Environment, commands: UpdateCommand[], ctx?: RunContext): Promise<void>;
+  apply?(env: Environment, commands: UpdateCommand[], ctx?: RunContext, options?: ApplyOptions): Promise<void>;
+  /**
+   * The manager's own dry run of the commands against the installed set `installed`: the package set afterwards,
+   * dependencies included, and what removals would leave orphaned. Changes nothing.
+   */
+  dryRun?(env: Environment, commands: UpdateCommand[], installed: readonly GenerationPackage[], ctx?: RunContext): Promise<DryRun>;
+  /** Keeps the distributions of a package set for later restores (the wheel cache), in the background. */
+  keepPackages?(env: Environment, packages: readonly GenerationPackage[]): void;
   /** Orders two versions of a package (negative, 0, positive); undefined when this manager cannot order them. */
   compareVersions?(a: string, b: string): number | undefined;
   /** Whether a package exists in the configured index; undefined when no index can be asked. */
   packageExists?(name: string, ctx?: RunContext): Promise<boolean | undefined>;
+}
+
+export interface ApplyOptions {
+  /** Exact pins of a package set: each installed without its dependencies (a restore, a rollback). */
+  exact?: boolean;
 }
 
 export type ManagerRegistry = Partial<Record<ManagerKind, PackageManager>>;

@@ -163,9 +163,10 @@ test('fake conda: a command past the time limit is stopped and reported as COMMA
 });
 
 test('fake conda: the time limit bounds the whole apply call, not each command alone', withFake, async (t, f) => {
-  f.answer('install', { sleep: 1 });
+  // Margins that hold on a loaded machine: each install (2 s of sleep plus starting the fake) fits in the limit alone.
+  f.answer('install', { sleep: 2 });
   const commands = ['a', 'b', 'c'].map((n) => parseUpdateCommand(`addPackage/pkg-${n}/`, 'conda'));
-  const err = await t.throwsAsync(f.manager().apply(f.env, commands, { timeoutMs: 2200 }), { instanceOf: ManagerError });
+  const err = await t.throwsAsync(f.manager().apply(f.env, commands, { timeoutMs: 5500 }), { instanceOf: ManagerError });
   t.is(err?.code, 'COMMAND_TIMEOUT');
   // Each install alone fits in the limit (a per-command limit would let all three succeed): the limit spanned
   // several commands and stopped a later one.
@@ -205,4 +206,29 @@ test('fake conda: an invalid command is refused before any process starts', with
   await t.throwsAsync(f.manager().apply(f.env, [{ action: 'addPackage', name: 'numpy', version: '>=1' }]));
   t.deepEqual(f.calls(), []);
   t.false(existsSync(f.prefix));
+});
+
+test('fake conda: a dry run lays conda\'s LINK and UNLINK over the installed set; exact pins install with --no-deps', withFake, async (t, f) => {
+  f.answer('install', { out: fixture('conda-install-dry-run-success.json') });
+  const manager = f.manager();
+  const installed = [
+    { name: 'certifi', version: '2019.11.28', build: 'py37_0', channel: 'pkgs/main' },
+    { name: 'openssl', version: '1.1.1d', build: 'h7b6447c_4', channel: 'pkgs/main' },
+    { name: 'ca-certificates', version: '2020.1.1', build: '0', channel: 'pkgs/main' },
+    { name: 'zlib', version: '1.2.11', build: 'h7b6447c_3', channel: 'pkgs/main' },
+  ];
+  const dry = await manager.dryRun(f.env, [parseUpdateCommand('addPackage/pandas/', 'conda')], installed);
+  const byName = Object.fromEntries(dry.packages.map((p) => [p.name, `${p.version}=${p.build}@${p.channel}`]));
+  t.deepEqual(byName, {
+    zlib: '1.2.11=h7b6447c_3@pkgs/main', 'ca-certificates': '2019.11.28=hecc5488_0@conda-forge', openssl: '1.1.1e=h516909a_0@conda-forge',
+    python_abi: '3.7=1_cp37m@conda-forge', certifi: '2019.11.28=py37hc8dfbb8_1@conda-forge', pandas: '1.0.3=py37h0da4684_0@conda-forge',
+  });
+  t.deepEqual(dry.orphaned, []);
+  const plan = f.calls().find((c) => c.includes('--dry-run'));
+  t.deepEqual(plan, ['install', '-y', '--json', '--dry-run', '-p', f.prefix, '-c', 'conda-forge', 'pandas']);
+  await manager.apply(f.env, [parseUpdateCommand('upgradePackage/openssl/1.1.1d/', 'conda'), parseUpdateCommand('removePackage/pandas/', 'conda')], {}, { exact: true });
+  t.deepEqual(f.calls().slice(-2), [
+    ['install', '-y', '--json', '--no-deps', '-p', f.prefix, '-c', 'conda-forge', 'openssl=1.1.1d'],
+    ['remove', '-y', '--json', '-p', f.prefix, 'pandas'],
+  ]);
 });

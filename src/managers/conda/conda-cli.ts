@@ -60,17 +60,19 @@ export function createArgs(prefix: string, channels: readonly string[]): string[
  *   package to the newest version the environment allows, and fails (PackageNotInstalledError) when it is absent.
  * - removePackage: `remove … name` (no channels: removing reads only the prefix).
  */
-export function updateCommandArgs(prefix: string, channels: readonly string[], command: UpdateCommand): string[] {
+export function updateCommandArgs(prefix: string, channels: readonly string[], command: UpdateCommand, options: { exact?: boolean; dryRun?: boolean } = {}): string[] {
   const spec = condaSpecOf(command);
+  // Exact pins (a restore, a rollback) go in without their dependencies: the generation names every package.
+  const flags = [...(options.dryRun ? ['--dry-run'] : []), ...(options.exact && command.action !== 'removePackage' ? ['--no-deps'] : [])];
   switch (command.action) {
     case 'addPackage':
-      return ['install', '-y', '--json', '-p', prefix, ...channelArgs(channels), spec];
+      return ['install', '-y', '--json', ...flags, '-p', prefix, ...channelArgs(channels), spec];
     case 'upgradePackage':
       return command.version === undefined
-        ? ['update', '-y', '--json', '-p', prefix, ...channelArgs(channels), spec]
-        : ['install', '-y', '--json', '-p', prefix, ...channelArgs(channels), spec];
+        ? ['update', '-y', '--json', ...flags, '-p', prefix, ...channelArgs(channels), spec]
+        : ['install', '-y', '--json', ...flags, '-p', prefix, ...channelArgs(channels), spec];
     case 'removePackage':
-      return ['remove', '-y', '--json', '-p', prefix, command.name];
+      return ['remove', '-y', '--json', ...flags, '-p', prefix, command.name];
   }
 }
 

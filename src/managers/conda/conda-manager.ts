@@ -2,17 +2,19 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ConfigError } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
+import { packageKey, packagesOf, type GenerationPackage } from '../../domain/generations.ts';
 import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
+import type { DryRun } from '../../domain/plans.ts';
 import type { UpdateCommand } from '../../domain/update-command.ts';
 import { ManagerError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
 import { environmentLocationProblem } from '../environment-location.ts';
 import { pep440Order } from '../version-order.ts';
-import type { Environment, PackageManager, RunContext } from '../types.ts';
+import type { ApplyOptions, Environment, PackageManager, RunContext } from '../types.ts';
 import {
   condaFlavourOf, condaSpecOf, createArgs, isValidChannel, listArgs, updateCommandArgs, versionArgs, type CondaFlavour,
 } from './conda-cli.ts';
-import { checkCondaResult, parseCondaList, parseCondaVersion } from './conda-output.ts';
+import { checkCondaResult, parseCondaActions, parseCondaList, parseCondaVersion } from './conda-output.ts';
 
 export interface CondaManagerOptions {
   /** conda, mamba or micromamba: a name looked up on the child environment's PATH, or a path. */
@@ -122,7 +124,7 @@ export class CondaManager implements PackageManager {
   }
 
   /** Runs the commands in order and stops at the first failure (its ManagerError names the command). */
-  async apply(env: Environment, commands: UpdateCommand[], ctx: RunContext = {}): Promise<void> {
+  async apply(env: Environment, commands: UpdateCommand[], ctx: RunContext = {}, options: ApplyOptions = {}): Promise<void> {
     const budget = new Budget(ctx.timeoutMs);
     // Checked before anything runs, so a bad command creates no environment.
     for (const command of commands) condaSpecOf(command);
@@ -130,10 +132,31 @@ export class CondaManager implements PackageManager {
     await this.ensureWithin(env, ctx, budget);
     const prefix = this.prefixOf(env);
     for (const command of commands) {
-      const args = updateCommandArgs(prefix, this.options.channels, command);
+      const args = updateCommandArgs(prefix, this.options.channels, command, { exact: options.exact === true });
       const result = await this.run(args, ctx, budget);
       checkCondaResult(result, `${this.flavour} ${args[0]} ${command.action === 'removePackage' ? command.name : condaSpecOf(command)}`);
     }
+  }
+
+  /**
+   * conda's own dry run of each command in order (`--dry-run --json`), its LINK and UNLINK lists laid over the
+   * installed set. conda names both sides of a change. `orphaned` stays empty: conda's remove takes out what depends
+   * on the package, and keeps its dependencies without saying which nothing else needs.
+   */
+  async dryRun(env: Environment, commands: UpdateCommand[], installed: readonly GenerationPackage[], ctx: RunContext = {}): Promise<DryRun> {
+    const budget = new Budget(ctx.timeoutMs);
+    for (const command of commands) condaSpecOf(command);
+    await this.ensureWithin(env, ctx, budget);
+    const prefix = this.prefixOf(env);
+    const set = new Map(installed.map((p) => [packageKey('conda', p.name), p]));
+    for (const command of commands) {
+      const args = updateCommandArgs(prefix, this.options.channels, command, { dryRun: true });
+      const result = await this.run(args, ctx, budget);
+      const { link, unlink } = parseCondaActions(checkCondaResult(result, `${this.flavour} ${args[0]} --dry-run`));
+      for (const p of packagesOf('conda', { all: unlink })) set.delete(packageKey('conda', p.name));
+      for (const p of packagesOf('conda', { all: link })) set.set(packageKey('conda', p.name), p);
+    }
+    return { packages: [...set.values()], orphaned: [] };
   }
 
   private async ensureWithin(env: Environment, ctx: RunContext, budget: Budget): Promise<void> {

@@ -236,3 +236,21 @@ export function parseCondaVersion(output: string, flavour: CondaFlavour): Manage
   if (bare) return managerVersionFrom(flavour, bare[1]!);
   throw new ManagerError('UNEXPECTED_OUTPUT', `unexpected output from ${flavour} --version: ${JSON.stringify(output.slice(0, 120))}`);
 }
+
+/**
+ * A dry run's document (`install|update|remove --dry-run --json`): the packages it would link and unlink, each with
+ * its version, build and channel. conda names both sides, so nothing else is needed to tell an upgrade from an
+ * install. A document without `actions` means nothing to do ("All requested packages already installed").
+ */
+export function parseCondaActions(doc: unknown): { link: PackageInfo[]; unlink: PackageInfo[] } {
+  if (!isObject(doc)) throw new ManagerError('UNEXPECTED_OUTPUT', 'the conda dry run did not print a JSON document');
+  const actions = doc.actions;
+  if (actions === undefined) return { link: [], unlink: [] };
+  if (!isObject(actions)) throw new ManagerError('UNEXPECTED_OUTPUT', 'the conda dry run\'s "actions" is not an object');
+  const list = (key: string): PackageInfo[] => {
+    const entries = actions[key] ?? [];
+    if (!Array.isArray(entries)) throw new ManagerError('UNEXPECTED_OUTPUT', `the conda dry run's "${key}" is not a list`);
+    return parseCondaList(entries);
+  };
+  return { link: list('LINK'), unlink: list('UNLINK') };
+}

@@ -1,7 +1,10 @@
 import { lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
 import { InvalidInputError } from '../../domain/errors.ts';
+import { packageKey, type GenerationPackage } from '../../domain/generations.ts';
+import { orphansOf, type DryRun } from '../../domain/plans.ts';
 import { isAllowedPython } from '../../domain/processor.ts';
 import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
 import { formatUpdateCommand, isValidPackageName, isValidVersion, type UpdateCommand } from '../../domain/update-command.ts';
@@ -9,12 +12,14 @@ import { ManagerError, redactUrls, resultError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
 import { environmentLocationProblem, isInside } from '../environment-location.ts';
 import { pep440Order } from '../version-order.ts';
-import type { Environment, PackageManager, RunContext } from '../types.ts';
+import type { ApplyOptions, Environment, PackageManager, RunContext } from '../types.ts';
 import { normaliseProjectName, packageExistsIn, stripExtras } from './pip-index.ts';
 import { parsePipList, parsePipVersion, pipPackagesInfo, type PipListRow } from './pip-output.ts';
+import { afterInstall, DEPENDENCY_SCRIPT, parseDependencies, parseInstallReport } from './pip-plan.ts';
 import { uninstallRecordProblem } from './pip-records.ts';
 import { requestedDistributions } from './pip-requested.ts';
 import { ensureVenv, venvPython, venvState } from './pip-venv.ts';
+import type { Pin, WheelCache } from './wheel-cache.ts';
 
 export interface PipManagerOptions {
   /** Interpreter that creates a venv when the processor names none. */
@@ -30,10 +35,21 @@ export interface PipManagerOptions {
   noIndex: boolean;
   /** The environment every pip process starts with, unchanged (pip's own PIP_* variables reach pip). */
   env: NodeJS.ProcessEnv;
+  /** The distributions of every version a generation holds, installed from first by exact commands. */
+  wheelCache?: WheelCache;
+  log?: Logger;
 }
 
 /** On every pip call: no "new pip available" check against PyPI, and never a prompt (nobody can answer it). */
 const COMMON_FLAGS = ['--disable-pip-version-check', '--no-input'];
+
+/** How many times a download for the wheel cache is asked again without a version the index lacks. */
+const MAX_DOWNLOAD_TRIES = 20;
+
+function pinOf(requirement: string): Pin {
+  const [name, version] = requirement.split('==');
+  return { name: name!, version: version! };
+}
 
 /** pip resolves these as paths to archives rather than as project names (pip's `is_archive_file`). */
 const ARCHIVE_LIKE = /\.(whl|zip|tar|tgz|tbz|txz|tlz|tar\.(gz|bz2|xz|lz|lzma))$/i;
@@ -46,10 +62,12 @@ const ARCHIVE_LIKE = /\.(whl|zip|tar|tgz|tbz|txz|tlz|tar\.(gz|bz2|xz|lz|lzma))$/
 export class PipManager implements PackageManager {
   readonly kind = 'pip' as const;
   private readonly creating = new Map<string, Promise<string>>();
+  /** The wheel cache's downloads, one at a time, in the order asked. */
+  private keeping: Promise<void> = Promise.resolve();
 
   constructor(readonly options: PipManagerOptions) {}
 
-  static fromConfig(config: Config, env: NodeJS.ProcessEnv): PipManager {
+  static fromConfig(config: Config, env: NodeJS.ProcessEnv, extra: { wheelCache?: WheelCache; log?: Logger } = {}): PipManager {
     // A relative find-links folder means relative to procenv's working directory (as dataDir), not to wherever
     // pip runs: pip runs in the venv folder.
     const findLinks = config['pip.findLinks'].map((f) => (/^[a-z][a-z0-9+.-]*:/i.test(f) || isAbsolute(f) ? f : resolve(f)));
@@ -62,6 +80,7 @@ export class PipManager implements PackageManager {
       findLinks,
       noIndex: config['pip.noIndex'],
       env,
+      ...extra,
     });
   }
 
@@ -158,14 +177,99 @@ export class PipManager implements PackageManager {
    * on. WASDI's container server answered 409 for both because it looked for "Successfully" in the output
    * (reference §3.3 quirk); that stopped replays for no reason.
    */
-  async apply(env: Environment, commands: UpdateCommand[], ctx: RunContext = {}): Promise<void> {
+  async apply(env: Environment, commands: UpdateCommand[], ctx: RunContext = {}, options: ApplyOptions = {}): Promise<void> {
     // Check every command before running any, so a bad one late in the batch does not leave half a batch done.
-    const argv = commands.map((command) => this.commandArgs(command));
+    const argv = commands.map((command) => this.commandArgs(command, options));
     for (const [index, args] of argv.entries()) {
       const command = commands[index]!;
       const details = { updateCommand: formatUpdateCommand(command), index };
+      const what = `pip ${args[0]} ${args.at(-1)}`;
+      const cache = this.options.wheelCache;
+      const pin = command.action !== 'removePackage' && command.version !== undefined ? { name: stripExtras(command.name), version: command.version } : undefined;
+      if (options.exact && cache && pin && cache.has(pin)) {
+        // From the cache alone first: the version may have left the index, or the index may be unreachable.
+        cache.touch([pin]);
+        const offline = ['install', ...COMMON_FLAGS, '--no-deps', '--no-index', `--find-links=${cache.dir}`, args.at(-1)!];
+        try {
+          await this.pip(env, offline, ctx, `${what} (wheel cache)`, details, true);
+          continue;
+        } catch (err) {
+          if (err instanceof ManagerError && (err.code === 'COMMAND_CANCELLED' || err.code === 'ENVIRONMENT_REFUSED')) throw err;
+          ctx.onLine?.('stderr', `procenv: the wheel cache could not install ${args.at(-1)}; trying the index`);
+        }
+      }
       // install and uninstall both can delete what uninstall records list (install replaces old versions).
-      await this.pip(env, args, ctx, `pip ${args[0]} ${args.at(-1)}`, details, true);
+      await this.pip(env, args, ctx, what, details, true);
+    }
+  }
+
+  /**
+   * pip's dry run of each install command (`install --dry-run --report -`) laid over the installed set in order,
+   * removals taken out, and the dependencies that removals would leave orphaned (from the installed distributions'
+   * own metadata, read by the venv's interpreter). Exact commands are their own plan and need no dry run.
+   */
+  async dryRun(env: Environment, commands: UpdateCommand[], installed: readonly GenerationPackage[], ctx: RunContext = {}): Promise<DryRun> {
+    const argv = commands.map((command) => this.commandArgs(command));
+    let packages = [...installed];
+    const removed: GenerationPackage[] = [];
+    for (const [index, command] of commands.entries()) {
+      const key = packageKey('pip', stripExtras(command.name));
+      if (command.action === 'removePackage') {
+        const gone = packages.find((p) => packageKey('pip', p.name) === key);
+        if (gone) removed.push(gone);
+        packages = packages.filter((p) => packageKey('pip', p.name) !== key);
+        continue;
+      }
+      const args = argv[index]!;
+      const dry = ['install', ...COMMON_FLAGS, '--dry-run', '--quiet', '--report=-', ...args.slice(1 + COMMON_FLAGS.length)];
+      const result = await this.pip(env, dry, ctx, `pip install --dry-run ${args.at(-1)}`, { updateCommand: formatUpdateCommand(command), index });
+      packages = afterInstall(packages, parseInstallReport(result.stdout));
+    }
+    if (removed.length === 0) return { packages, orphaned: [] };
+    const dir = await this.ensureEnvironment(env, ctx);
+    const result = await runCommand(venvPython(dir), ['-I', '-c', DEPENDENCY_SCRIPT], { cwd: dir, env: this.options.env, timeoutMs: ctx.timeoutMs, signal: ctx.signal });
+    const error = resultError(result, 'reading the installed distributions\' dependencies', 'COMMAND_FAILED', {});
+    if (error) throw error;
+    return { packages, orphaned: orphansOf('pip', packages, removed, parseDependencies(result.stdout)) };
+  }
+
+  /**
+   * Downloads the distributions of `packages` that the wheel cache lacks (`pip download --no-deps`, from the
+   * configured index, for this venv's interpreter), one download at a time across processors. Failures are logged:
+   * the cache is a help for later restores, never a condition of the change that made the generation.
+   */
+  keepPackages(env: Environment, packages: readonly GenerationPackage[]): void {
+    const cache = this.options.wheelCache;
+    if (!cache) return;
+    this.keeping = this.keeping.then(() => this.download(env, cache, cache.missing(packages)))
+      .catch((err) => this.options.log?.warn({ err, processor: env.processor.name }, 'wheel cache: download failed'));
+  }
+
+  /** Resolves when every download asked for so far has ended. */
+  kept(): Promise<void> {
+    return this.keeping;
+  }
+
+  private async download(env: Environment, cache: WheelCache, pins: Pin[]): Promise<void> {
+    if (pins.length === 0 || !this.hasEnvironment(env)) return;
+    let requirements = pins.filter((p) => isValidPackageName(p.name, 'pip') && isValidVersion(p.version, 'pip')).map((p) => `${p.name}==${p.version}`);
+    // pip stops at the first version the index does not have: that one is left out and the rest asked again
+    // (what was already downloaded is kept in the staging folder's place, the cache, and not asked again).
+    for (let tries = 0; requirements.length > 0 && tries < MAX_DOWNLOAD_TRIES; tries++) {
+      const staging = cache.stagingFolder();
+      let missing: string | undefined;
+      try {
+        await this.pip(env, ['download', ...COMMON_FLAGS, '--no-deps', `--dest=${staging}`, ...this.indexArgs(), ...requirements], { timeoutMs: 10 * 60_000 }, 'pip download');
+        requirements = [];
+      } catch (err) {
+        missing = /No matching distribution found for (\S+)/.exec((err as Error).message)?.[1];
+        if (!missing || !requirements.includes(missing)) throw err;
+        this.options.log?.info({ processor: env.processor.name, requirement: missing }, 'wheel cache: the index has no such version');
+      } finally {
+        const added = cache.adopt(staging);
+        if (added) this.options.log?.info({ processor: env.processor.name, files: added, bytes: cache.bytes() }, 'wheel cache: kept');
+      }
+      requirements = requirements.filter((r) => r !== missing && !cache.has(pinOf(r)));
     }
   }
 
@@ -177,18 +281,20 @@ export class PipManager implements PackageManager {
   }
 
   /** pip's arguments for one command; the requirement comes last. */
-  private commandArgs(command: UpdateCommand): string[] {
+  private commandArgs(command: UpdateCommand, options: ApplyOptions = {}): string[] {
     const { action, name, version } = command;
     const bad = (why: string) => new InvalidInputError('INVALID_UPDATE_COMMAND', why, { details: { updateCommand: formatUpdateCommand(command).slice(0, 200) } });
     if (!isValidPackageName(name, 'pip')) throw bad(`"${name.slice(0, 80)}" is not a valid pip package name`);
     if (ARCHIVE_LIKE.test(stripExtras(name))) throw bad(`"${name.slice(0, 80)}" looks like an archive file, not a package name`);
     if (version !== undefined && !isValidVersion(version, 'pip')) throw bad(`"${version.slice(0, 40)}" is not a valid pip version`);
     const requirement = version === undefined ? name : `${name}==${version}`;
+    // Exact pins go in without their dependencies: the set they come from names every package and its version.
+    const exact = options.exact ? ['--no-deps', ...(this.options.wheelCache ? [`--find-links=${this.options.wheelCache.dir}`] : [])] : [];
     switch (action) {
       case 'addPackage':
-        return ['install', ...COMMON_FLAGS, ...this.indexArgs(), requirement];
+        return ['install', ...COMMON_FLAGS, ...exact, ...this.indexArgs(), requirement];
       case 'upgradePackage':
-        return ['install', ...COMMON_FLAGS, '-U', ...this.indexArgs(), requirement];
+        return ['install', ...COMMON_FLAGS, '-U', ...exact, ...this.indexArgs(), requirement];
       case 'removePackage':
         if (version !== undefined) throw bad('removePackage takes no version');
         // Without pip the environment cannot be managed any more (every later call would fail).
