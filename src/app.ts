@@ -10,6 +10,7 @@ import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts'
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { eventRoutes } from './http/routes/events.ts';
 import { generationRoutes } from './http/routes/generations.ts';
+import { planRoutes } from './http/routes/plans.ts';
 import { operatorRoutes, requestMetrics, type OperatorRoutesDeps } from './http/routes/operator.ts';
 import { operationRoutes } from './http/routes/operations.ts';
 import { panelFiles } from './http/panel-files.ts';
@@ -18,6 +19,7 @@ import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
 import type { GenerationService } from './services/generations.ts';
+import type { PlanService } from './services/plans.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
 
@@ -32,6 +34,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   events?: EventService;
   /** The generations of processors' environments (GET /processors/:name/generations…); absent: no such routes. */
   generations?: GenerationService;
+  /** Plans and restores (POST /processors/:name/plans, /plans/:id/execute, …/generations/:n/restore); absent: none. */
+  plans?: PlanService;
   /**
    * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
    * panel's processor list counts packages in (GET /processors); absent: neither route.
@@ -64,6 +68,7 @@ export function buildApp(deps: AppDeps): Koa {
   if (deps.operator) operatorRoutes(deps.operator, router);
   if (deps.events) eventRoutes({ sessions: deps.sessions, events: deps.events }, router);
   if (deps.generations) generationRoutes({ sessions: deps.sessions, generations: deps.generations }, router);
+  if (deps.plans) planRoutes({ sessions: deps.sessions, plans: deps.plans }, router);
   if (deps.catalog) {
     catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
     const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });

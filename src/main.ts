@@ -21,6 +21,7 @@ import { OperationWorker } from './queue/worker.ts';
 import { EnvironmentService } from './services/environments.ts';
 import { EventService } from './services/events.ts';
 import { GenerationService } from './services/generations.ts';
+import { PlanService } from './services/plans.ts';
 import { OperationService } from './services/operations.ts';
 import { SessionService } from './services/sessions.ts';
 import { openStore } from './store/open.ts';
@@ -37,6 +38,7 @@ export interface Service {
   readonly lifecycle: Lifecycle;
   readonly events: EventService;
   readonly generations: GenerationService;
+  readonly plans: PlanService;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -60,7 +62,7 @@ export async function startService(config: Config, options: {
   managers?: ManagerRegistry;
 } = {}): Promise<Service> {
   const log = options.log ?? createLogger(config.logLevel, undefined, config.logFormat as LogFormat);
-  const managers = options.managers ?? createManagers(config, options.managerEnv);
+  const managers = options.managers ?? createManagers(config, options.managerEnv, log);
   const store = await openStore(config, log.child({ component: 'store' }));
   const catalog = new ProcessorCatalog({
     processorsDir: config.processorsDir, store, log: log.child({ component: 'catalog' }),
@@ -112,9 +114,12 @@ export async function startService(config: Config, options: {
   lifecycle.hooks = {
     queued: (op) => {
       worker.wake();
-      if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+      // A plan or a restore reaches compute nodes once it ran here: it runs only while the environment is the
+      // generation it was made on, and a compute node cannot judge that of the main node's environment.
+      if (fanout && !op.sync && !op.expect) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
     },
     ended: (op) => {
+      if (fanout && op.expect && op.status === 'DONE') void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
       reporter?.report(op).catch((err) => clusterLog.warn({ err, operationId: op.processObjId }, 'report to the main node failed'));
       sync?.onOperationFinished(op);
     },
@@ -132,6 +137,10 @@ export async function startService(config: Config, options: {
   // A processor registered while the service runs: its first generation, from the packagesInfo.json it came with.
   catalog.on('processor', (name: string) => void generations.firstSeen(name));
   const operations = new OperationService(store, lifecycle, environments, worker);
+  const plans = new PlanService({
+    store, environments, generations, managers, catalog, log: generationsLog, ttlMs: config['plans.ttlMinutes'] * 60_000,
+    maxPlans: config['plans.max'], dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
+  });
   const events = new EventService({
     hub, sessions, environments, operations, log: eventsLog,
     keepAliveMs: config['events.keepAliveSeconds'] * 1000, retryMs: config['events.retryMs'],
@@ -160,7 +169,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, generations, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -203,5 +212,5 @@ export async function startService(config: Config, options: {
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

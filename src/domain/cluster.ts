@@ -1,3 +1,4 @@
+import type { RunOptions } from './operation.ts';
 import { InvalidInputError } from './errors.ts';
 
 /**
@@ -12,6 +13,8 @@ export interface Delivery {
   processorId: string;
   processorName: string;
   commands: string[];
+  /** How the commands run: exact pins (a restore), a rollback when one fails. */
+  options?: RunOptions;
   userId: string;
   workspaceId: string;
   state: DeliveryState;

@@ -65,10 +65,10 @@ export const operationTransitions = {
     return move(['RUNNING'], 'RUNNING', { cancelRequested: true });
   },
   /** The worker's verdict. */
-  end(op: Operation, status: 'DONE' | 'ERROR' | 'STOPPED', now: number, result: { error?: OperationError; appliedCount: number }): OpTransition {
+  end(op: Operation, status: 'DONE' | 'ERROR' | 'STOPPED', now: number, result: { error?: OperationError; appliedCount: number; rollback?: Operation['rollback'] }): OpTransition {
     return move(['RUNNING'], status, {
       operationEndTimestamp: now, lastStateChangeTimestamp: now, durationMs: now - (op.operationStartTimestamp ?? now),
-      progressPerc: 100, appliedCount: result.appliedCount, ...(result.error ? { error: result.error } : {}),
+      progressPerc: 100, appliedCount: result.appliedCount, ...(result.error ? { error: result.error } : {}), ...(result.rollback ? { rollback: result.rollback } : {}),
     });
   },
   /** A queued operation cancelled before it started. */

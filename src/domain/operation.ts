@@ -55,6 +55,26 @@ export interface Operation {
   appliedCount?: number;
   /** Main node: the lines this operation appended to envActionsList.txt, as indexes in history `epoch`. */
   recorded?: { epoch: string; lines: number[] };
+  /**
+   * The commands are exact pins of a package set (a restore, a rollback): each is installed without its dependencies,
+   * so that the environment ends with exactly the versions named, and from the wheel cache first.
+   */
+  exact?: boolean;
+  /** Run only while the environment is still this generation (a plan, a restore); otherwise it ends ERROR STALE_PLAN. */
+  expect?: { generation: number; hash: string };
+  /** The plan this operation executes, and the generation a restore brings back. */
+  planId?: string;
+  restoreOf?: number;
+  /** When a command fails, bring the environment back to the generation it started from. */
+  rollbackOnFailure?: boolean;
+  /** What the rollback did: the generation it went back to, the commands it ran, and how it ended. */
+  rollback?: { generation: number; commands: string[]; status: 'DONE' | 'ERROR'; error?: OperationError };
+}
+
+/** What an operation asks of how its commands run; carried to compute nodes with its commands. */
+export interface RunOptions {
+  exact?: boolean;
+  rollbackOnFailure?: boolean;
 }
 
 /** One line of an operation's log: the package manager's output, or procenv's own notes (`procenv`). */

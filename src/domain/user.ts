@@ -1,3 +1,4 @@
+import type { RunOptions } from './operation.ts';
 /** WASDI's users, sessions and resource sharings, reduced to what procenv needs (reference §8). */
 export interface User {
   userId: string;
@@ -32,5 +33,5 @@ export interface Caller {
   userId: string;
   admin: boolean;
   /** A node-to-node call authenticated by the cluster key; `via` lists the nodes it passed through. */
-  internal?: { via: string[]; originOperationId?: string };
+  internal?: { via: string[]; originOperationId?: string; options?: RunOptions };
 }

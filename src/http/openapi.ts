@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { CLUSTER_KEY_HEADER } from '../nodes/cluster-headers.ts';
 import { clusterPaths } from './openapi/paths-cluster.ts';
 import { generationPaths } from './openapi/paths-generations.ts';
+import { planPaths } from './openapi/paths-plans.ts';
 import { operationPaths } from './openapi/paths-operations.ts';
 import { servicePaths } from './openapi/paths-service.ts';
 import { wasdiPaths } from './openapi/paths-wasdi.ts';
@@ -37,7 +38,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'wasdi', description: 'WASDI\'s /packageManager API, as WASDI\'s web client and launchers call it' },
     { name: 'operations', description: 'procenv\'s operation API: follow, list, cancel, several commands at once' },
     { name: 'events', description: 'Live events (Server-Sent Events)' },
-    { name: 'generations', description: 'Every state of a processor\'s environment: list, manifest, difference, export' },
+    { name: 'generations', description: 'Every state of a processor\'s environment: list, manifest, difference, export; plans and restores' },
     { name: 'cluster', description: 'The compute nodes as the main node sees them' },
     { name: 'cluster-internal', description: 'Node-to-node calls (cluster key)' },
     { name: 'catalog', description: 'The processors folder' },
@@ -45,7 +46,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'operator', description: 'Liveness, readiness, metrics' },
     { name: 'meta', description: 'This document' },
   ],
-  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...clusterPaths, ...servicePaths },
+  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...clusterPaths, ...servicePaths },
   components: {
     schemas,
     securitySchemes: {

@@ -109,7 +109,7 @@ export class Lifecycle {
   }
 
   /** The worker's verdict (RUNNING → DONE | ERROR | STOPPED); undefined when the operation had moved on. */
-  async end(op: Operation, status: 'DONE' | 'ERROR' | 'STOPPED', result: { error?: OperationError; appliedCount: number }): Promise<Operation | undefined> {
+  async end(op: Operation, status: 'DONE' | 'ERROR' | 'STOPPED', result: { error?: OperationError; appliedCount: number; rollback?: Operation['rollback'] }): Promise<Operation | undefined> {
     const t = operationTransitions.end(op, status, Date.now(), result);
     return this.ended(await this.store.updateOperation(op.processObjId, t.from, t.patch, opEvent('operation.ended')));
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { withoutCredentials, type Delivery } from '../domain/cluster.ts';
-import type { Operation } from '../domain/operation.ts';
+import type { Operation, RunOptions } from '../domain/operation.ts';
 import { deliveryTransitions } from '../domain/operation-states.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { Node, Store } from '../store/types.ts';
@@ -78,9 +78,10 @@ export class FanoutService {
     if (op.commands.length === 0) return 0;
     const now = Date.now();
     const nodes = (await this.o.store.listNodes()).filter((n) => n.active && n.nodeCode !== this.o.nodeCode);
+    const options = runOptionsOf(op);
     const deliveries: Delivery[] = nodes.map((n) => ({
       operationId: op.processObjId, nodeCode: n.nodeCode, processorId: op.processorId, processorName: op.productName,
-      commands: op.commands, userId: op.userId, workspaceId: op.workspaceId, state: 'pending', attempts: 0,
+      commands: op.commands, ...(options ? { options } : {}), userId: op.userId, workspaceId: op.workspaceId, state: 'pending', attempts: 0,
       nextAttemptAt: now, deadlineAt: now + this.o.deadlineMs, createdAt: now, updatedAt: now,
     }));
     if (deliveries.length) {
@@ -174,6 +175,7 @@ export class FanoutService {
     try {
       const res = await this.o.peer.environmentUpdate(node.nodeBaseAddress, {
         processorId: d.processorId, workspace: d.workspaceId, commands: d.commands, userId: d.userId, originOperationId: d.operationId,
+        ...(d.options ? { options: d.options } : {}),
       });
       verdict = classify(res.statusCode, res.body);
       if (res.statusCode < 500) this.noteContact(d.nodeCode);
@@ -239,4 +241,10 @@ export function classify(status: number, body: string): { state: 'delivered' | '
   if (status === 508) return { state: 'failed', error: reason };
   if (status === 401 || status === 403 || status === 429 || status >= 500) return { state: 'retry', error: reason };
   return { state: 'failed', error: reason };
+}
+
+/** What of an operation's way of running its commands a compute node must know; undefined for the usual way. */
+export function runOptionsOf(op: Pick<Operation, 'exact' | 'rollbackOnFailure'>): RunOptions | undefined {
+  const options: RunOptions = { ...(op.exact ? { exact: true } : {}), ...(op.rollbackOnFailure ? { rollbackOnFailure: true } : {}) };
+  return Object.keys(options).length ? options : undefined;
 }

@@ -1,7 +1,8 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { withoutCredentials } from '../domain/cluster.ts';
-import { CLUSTER_KEY_HEADER, ORIGIN_OPERATION_HEADER, USER_HEADER, VIA_HEADER } from './cluster-headers.ts';
+import type { RunOptions } from '../domain/operation.ts';
+import { CLUSTER_KEY_HEADER, formatRunOptions, ORIGIN_OPERATION_HEADER, RUN_OPTIONS_HEADER, USER_HEADER, VIA_HEADER } from './cluster-headers.ts';
 
 export interface PeerClientOptions {
   nodeCode: string;
@@ -39,12 +40,13 @@ export class PeerClient {
   }
 
   /** WASDI's fan-out call (reference §6), made durable by the caller. */
-  environmentUpdate(base: string, args: { processorId: string; workspace: string; commands: string[]; userId: string; originOperationId: string }): Promise<PeerResponse> {
+  environmentUpdate(base: string, args: { processorId: string; workspace: string; commands: string[]; userId: string; originOperationId: string; options?: RunOptions }): Promise<PeerResponse> {
     const url = peerUrl(base, 'packageManager/environmentupdate');
     url.searchParams.set('processorId', args.processorId);
     url.searchParams.set('workspace', args.workspace);
     for (const c of args.commands) url.searchParams.append('updateCommand', c);
-    return this.send('GET', url, { [USER_HEADER]: args.userId, [ORIGIN_OPERATION_HEADER]: args.originOperationId });
+    const options = args.options ? formatRunOptions(args.options) : '';
+    return this.send('GET', url, { [USER_HEADER]: args.userId, [ORIGIN_OPERATION_HEADER]: args.originOperationId, ...(options ? { [RUN_OPTIONS_HEADER]: options } : {}) });
   }
 
   getJson(base: string, path: string, searchParams?: Record<string, string>): Promise<PeerResponse> {

@@ -4,10 +4,12 @@ import type { ProcessorCatalog } from '../catalog/catalog.ts';
 import { writePackagesInfo } from '../catalog/files.ts';
 import { ProcenvError } from '../domain/errors.ts';
 import type { Operation, OperationError } from '../domain/operation.ts';
+import { packagesOf, type GenerationSummary } from '../domain/generations.ts';
 import { toJavaForm, type PackagesInfo } from '../domain/packages.ts';
+import { exactCommands } from '../domain/plans.ts';
 import { managerKindOf } from '../domain/processor.ts';
-import { parseUpdateCommand } from '../domain/update-command.ts';
-import type { Environment, ManagerRegistry } from '../managers/types.ts';
+import { formatUpdateCommand, parseUpdateCommand } from '../domain/update-command.ts';
+import type { Environment, ManagerRegistry, PackageManager, RunContext } from '../managers/types.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { GenerationService } from '../services/generations.ts';
 import type { Store } from '../store/types.ts';
@@ -35,6 +37,8 @@ export interface ExecuteOutcome {
   applied: string[];
   /** Cancelled after a command had started: packagesInfo.json may be stale and a refresh should follow. */
   refreshNeeded?: boolean;
+  /** rollbackOnFailure: what the rollback after the failure did. */
+  rollback?: Operation['rollback'];
 }
 
 function errorOf(err: unknown): OperationError {
@@ -80,6 +84,16 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
 
   // The state the environment starts from, kept when procenv has not recorded this processor yet.
   await deps.generations?.firstSeen(processor.name);
+  const before = deps.generations || op.expect ? await deps.store.findLatestGeneration(processor.name).catch(() => undefined) : undefined;
+  // A plan (or a restore) was computed on one generation: on any other it would do something nobody saw.
+  if (op.expect && before?.hash !== op.expect.hash) {
+    const now = before ? `generation ${before.number}` : 'a state procenv has not recorded';
+    out.push('procenv', `the environment is no longer generation ${op.expect.generation} (now ${now}): nothing was run`);
+    return {
+      status: 'ERROR', applied,
+      error: { code: 'STALE_PLAN', message: `the plan was made on generation ${op.expect.generation}, but the environment is now ${now}; make a new plan` },
+    };
+  }
 
   let failure: OperationError | undefined;
   let touched = false;
@@ -104,7 +118,7 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     out.push('procenv', `command ${i + 1}/${op.commands.length}: ${text}`);
     publish(i, 'started');
     try {
-      await manager.apply(env, [parseUpdateCommand(text, kind)], ctx);
+      await manager.apply(env, [parseUpdateCommand(text, kind)], ctx, { exact: op.exact === true });
     } catch (err) {
       failure = errorOf(err);
       out.push('procenv', `command failed: ${failure.message}`);
@@ -125,6 +139,11 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
       }
     }
     onProgress(Math.round(((i + 1) / (op.commands.length + 1)) * 100));
+  }
+
+  let rollback: Operation['rollback'];
+  if (failure && op.rollbackOnFailure && !signal.aborted && before) {
+    rollback = await rollBack({ deps, op, env, kind, manager, ctx, out, signal, before, appendHistory: (text) => deps.catalog.appendHistory(processor.name, text, record) });
   }
 
   if (!signal.aborted) {
@@ -156,7 +175,53 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
   }
   // After a cancel the operation ends at once; a command that had started may have changed the environment, so
   // a refresh operation follows it in the processor's queue (the caller queues it).
-  if (signal.aborted) return { status: 'STOPPED', applied, refreshNeeded: touched, error: { code: 'CANCELLED', message: 'the operation was cancelled' } };
-  if (failure) return { status: 'ERROR', applied, error: failure };
+  if (signal.aborted) return { status: 'STOPPED', applied, refreshNeeded: touched, error: { code: 'CANCELLED', message: 'the operation was cancelled' }, ...(rollback ? { rollback } : {}) };
+  if (failure) return { status: 'ERROR', applied, error: failure, ...(rollback ? { rollback } : {}) };
   return { status: 'DONE', applied };
+}
+
+interface RollbackArgs {
+  deps: ExecuteDeps;
+  op: Operation;
+  env: Environment;
+  kind: NonNullable<ReturnType<typeof managerKindOf>>;
+  manager: PackageManager;
+  ctx: RunContext;
+  out: LogBuffer;
+  signal: AbortSignal;
+  before: GenerationSummary;
+  /** Appends a line to envActionsList.txt (main node), recorded as this operation's; false when not appended. */
+  appendHistory: (text: string) => Promise<boolean>;
+}
+
+/**
+ * rollbackOnFailure: after a command failed, the exact commands that take the environment from what it is now
+ * (the manager's own list) back to the generation it started from, each installed without dependencies. On the main
+ * node each is recorded in envActionsList.txt like any command, so that a replay of the history ends where the
+ * environment is. A rollback that fails itself stops there and says so; the operation stays ERROR either way.
+ */
+async function rollBack(a: RollbackArgs): Promise<NonNullable<Operation['rollback']>> {
+  const { deps, op, env, kind, manager, ctx, out, before } = a;
+  const commands: string[] = [];
+  out.push('procenv', `rolling back to generation ${before.number}`);
+  try {
+    const target = await deps.store.findGeneration(op.productName, before.number);
+    if (!target) throw new Error(`generation ${before.number} is no longer stored`);
+    const current = packagesOf(kind, await manager.snapshot!(env, ctx));
+    const exact = exactCommands(kind, current, target.packages);
+    for (const command of exact) {
+      if (a.signal.aborted) throw new Error('the operation was cancelled during its rollback');
+      const text = formatUpdateCommand(command);
+      out.push('procenv', `rollback: ${text}`);
+      await manager.apply!(env, [command], ctx, { exact: true });
+      commands.push(text);
+      if (deps.isMainNode && (await a.appendHistory(text))) out.push('procenv', `recorded in envActionsList.txt: ${text}`);
+    }
+    out.push('procenv', `rolled back to generation ${before.number}: ${commands.length} command(s)`);
+    return { generation: before.number, commands, status: 'DONE' };
+  } catch (err) {
+    const error = errorOf(err);
+    out.push('procenv', `the rollback failed: ${error.message}`);
+    return { generation: before.number, commands, status: 'ERROR', error };
+  }
 }

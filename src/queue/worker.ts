@@ -173,7 +173,7 @@ export class OperationWorker {
     // end reads every line of it.
     await persist('operation log', () => out.drain()).catch((err) => log.warn({ err }, 'operation log incomplete'));
     const finished = await persist('operation end', () => this.lifecycle.end(op, outcome.status, {
-      appliedCount: outcome.applied.length, ...(outcome.error ? { error: outcome.error } : {}),
+      appliedCount: outcome.applied.length, ...(outcome.error ? { error: outcome.error } : {}), ...(outcome.rollback ? { rollback: outcome.rollback } : {}),
     }));
     if (!finished) {
       log.warn('operation left RUNNING by someone else before it ended; its result is not recorded');

@@ -34,6 +34,12 @@ export interface UpdateRequest {
   idempotencyKey?: string;
   /** Compute node: a catch-up operation (set by the sync service). */
   sync?: Operation['sync'];
+  /** Exact pins (a restore), a generation the environment must still be (a plan), a rollback when a command fails. */
+  exact?: boolean;
+  expect?: Operation['expect'];
+  planId?: string;
+  restoreOf?: number;
+  rollbackOnFailure?: boolean;
 }
 
 /**
@@ -203,7 +209,8 @@ export class EnvironmentService {
     const parsed = request.updateCommands.filter((c) => c !== '').map((c) => parseUpdateCommand(c, kind));
     if (parsed.length > MAX_COMMANDS) throw new InvalidInputError('TOO_MANY_COMMANDS', `at most ${MAX_COMMANDS} commands per operation`);
     // A forwarded change or a history line was checked by the main node; a compute node's own index may differ.
-    if (!caller.internal && !request.sync) await this.checkPackagesExist(kind, parsed);
+    // Exact pins (a restore) may name versions the index no longer has: the wheel cache holds them.
+    if (!caller.internal && !request.sync && !request.exact) await this.checkPackagesExist(kind, parsed);
     const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
     const operation: Operation = {
@@ -222,6 +229,13 @@ export class EnvironmentService {
       ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
       ...(request.sync ? { sync: request.sync } : {}),
     };
+    // A delivered change runs its commands as the main node's operation did.
+    const options = { ...caller.internal?.options, ...(request.exact ? { exact: true } : {}), ...(request.rollbackOnFailure ? { rollbackOnFailure: true } : {}) };
+    if (options.exact) operation.exact = true;
+    if (options.rollbackOnFailure) operation.rollbackOnFailure = true;
+    if (request.expect) operation.expect = request.expect;
+    if (request.planId) operation.planId = request.planId;
+    if (request.restoreOf !== undefined) operation.restoreOf = request.restoreOf;
     const origin = caller.internal?.originOperationId;
     if (origin !== undefined && via.length > 0) {
       // A delivery sent again (its answer was lost) finds the operation the first one created.

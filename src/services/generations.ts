@@ -19,7 +19,7 @@ import type { EnvironmentService } from './environments.ts';
 export interface GenerationServiceOptions {
   store: Store;
   lifecycle: Lifecycle;
-  catalog: Pick<ProcessorCatalog, 'readPackagesInfo'>;
+  catalog: Pick<ProcessorCatalog, 'readPackagesInfo' | 'folderOf'>;
   managers: ManagerRegistry;
   environments: Pick<EnvironmentService, 'processorForRead'>;
   log: Logger;
@@ -100,6 +100,8 @@ export class GenerationService {
     const { generation, created } = await this.o.lifecycle.recordGeneration(draft);
     if (created) {
       this.o.log.info({ processor: processor.name, generation: generation.number, cause: origin.cause, packages: generation.packageCount }, 'generation recorded');
+      // Its distributions, for a restore once the index no longer has them (the wheel cache, in the background).
+      this.o.managers[kind]?.keepPackages?.({ processor, folder: this.o.catalog.folderOf(processor.name) }, packages);
     }
     return generation;
   }

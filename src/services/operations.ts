@@ -81,7 +81,8 @@ export class OperationService {
   }
 
   /** Several commands as one operation; a repeated Idempotency-Key answers the first operation. */
-  async submit(caller: Caller, processorName: string, commands: string[], workspace: string, idempotencyKey?: string): Promise<{ operation: Operation; created: boolean }> {
+  async submit(caller: Caller, processorName: string, commands: string[], workspace: string, idempotencyKey?: string,
+    options: { rollbackOnFailure?: boolean } = {}): Promise<{ operation: Operation; created: boolean }> {
     const processor = await this.environments.processorForRead(caller, processorName);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new InvalidInputError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 200 visible ASCII characters');
@@ -89,6 +90,7 @@ export class OperationService {
     const scopedKey = idempotencyKey === undefined ? undefined : scopeIdempotencyKey(caller.userId, idempotencyKey);
     const result = await this.environments.requestUpdate(caller, {
       processorId: processor.processorId, workspace, updateCommands: commands, ...(scopedKey ? { idempotencyKey: scopedKey } : {}),
+      ...(options.rollbackOnFailure ? { rollbackOnFailure: true } : {}),
     });
     if (!result.created && result.operation.processorId !== processor.processorId) {
       throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for another processor');

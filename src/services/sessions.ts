@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { StoreUnavailableError, UnauthenticatedError } from '../domain/errors.ts';
-import { CLUSTER_KEY_HEADER, keysMatch, ORIGIN_OPERATION_HEADER, parseVia, USER_HEADER, VIA_HEADER } from '../nodes/cluster-headers.ts';
+import { CLUSTER_KEY_HEADER, keysMatch, ORIGIN_OPERATION_HEADER, parseRunOptions, parseVia, RUN_OPTIONS_HEADER, USER_HEADER, VIA_HEADER } from '../nodes/cluster-headers.ts';
 import type { Caller } from '../domain/user.ts';
 import type { Store } from '../store/types.ts';
 
@@ -50,10 +50,11 @@ export class SessionService {
       if (!this.clusterKey || !keysMatch(key, this.clusterKey)) throw new UnauthenticatedError('the cluster key is not valid here');
       const user = header(USER_HEADER);
       const origin = header(ORIGIN_OPERATION_HEADER);
+      const options = parseRunOptions(header(RUN_OPTIONS_HEADER));
       return {
         userId: user && user.length <= 200 ? user : 'procenv-cluster',
         admin: true,
-        internal: { via: parseVia(header(VIA_HEADER)), ...(origin ? { originOperationId: origin } : {}) },
+        internal: { via: parseVia(header(VIA_HEADER)), ...(origin ? { originOperationId: origin } : {}), ...(Object.keys(options).length ? { options } : {}) },
       };
     }
     return this.authenticate(header('x-session-token') || undefined);

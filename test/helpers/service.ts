@@ -18,7 +18,9 @@ export function testConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}):
   cpSync(SAMPLES_DIR, processorsDir, { recursive: true });
   const config = loadConfig({
     env: {},
-    overrides: { host: '127.0.0.1', port: 0, dataDir: join(root, 'data'), processorsDir, logLevel: 'silent', ...overrides },
+    overrides: { host: '127.0.0.1', port: 0, dataDir: join(root, 'data'), processorsDir, logLevel: 'silent',
+      // The wheel cache downloads in the background after each generation: only the tests of it turn it on.
+      'pip.wheelCacheMegabytes': 0, ...overrides },
   });
   return { config, root };
 }

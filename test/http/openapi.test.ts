@@ -8,6 +8,7 @@ import { EVENT_SCHEMA_NAMES } from '../../src/http/openapi/schemas.ts';
 import type { Method, Operation } from '../../src/http/openapi/spec-types.ts';
 import { listRoutes } from '../../src/http/route-list.ts';
 import { Metrics } from '../../src/metrics/metrics.ts';
+import { waitUntil } from '../helpers/cluster.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { openEvents } from '../helpers/sse.ts';
 import { OpenApiValidator, type Answer } from '../helpers/openapi-validator.ts';
@@ -55,7 +56,7 @@ function concretePath(path: string, op: Operation): string {
 function appOf(svc: TestService) {
   return buildApp({
     log: svc.log, sessions: svc.sessions, environments: svc.environments, operations: svc.operations, events: svc.events, generations: svc.generations,
-    operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
+    plans: svc.plans, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
     store: svc.store, catalog: svc.catalog, nodeCode: svc.config.nodeCode, ...(svc.fanout ? { fanout: svc.fanout } : {}),
   });
 }
@@ -297,6 +298,39 @@ test('the generation routes answer as the document says: list, manifest, diff, e
   const sync = await svc.http.get(`cluster/processors/${pip}/sync`, { headers: key });
   t.regex(sync.body, /"generation":\{"number":1,"hash":"[0-9a-f]{64}"\}/);
   validator.conforms(t, 'get', '/cluster/processors/{name}/sync', sync);
+});
+
+test('the plan and restore routes answer as the document says, errors included', async (t) => {
+  const svc = await service(t);
+  const owner = { 'x-session-token': await svc.login('demo') };
+  const stranger = { 'x-session-token': await svc.login('stranger') };
+  const post = (path: string, json?: unknown, headers: Record<string, string> = owner) => svc.http.post(path, { headers, ...(json === undefined ? {} : { json }) });
+  const pip = SAMPLES.pip.name;
+  await waitUntil('the first generation', async () => (await svc.http.get(`processors/${pip}/generations/1`, { headers: owner })).statusCode === 200);
+  // A restore of the generation the environment is: a plan with nothing to do, and nothing to restore.
+  const plan = await post(`processors/${pip}/generations/1/restore?plan=true`);
+  t.is(plan.statusCode, 200, plan.body);
+  t.like(JSON.parse(plan.body), { generation: 1, restoreOf: 1, exact: true, commands: [] });
+  validator.conforms(t, 'post', '/processors/{name}/generations/{number}/restore', plan);
+  const checks: [string, string, number, unknown?, Record<string, string>?][] = [
+    ['/processors/{name}/generations/{number}/restore', `processors/${pip}/generations/1/restore`, 409],
+    ['/processors/{name}/generations/{number}/restore', `processors/${pip}/generations/7/restore`, 404],
+    ['/processors/{name}/generations/{number}/restore', `processors/${pip}/generations/1/restore?plan=yes`, 400],
+    ['/processors/{name}/generations/{number}/restore', `processors/${pip}/generations/1/restore`, 403, undefined, stranger],
+    ['/processors/{name}/plans', `processors/${pip}/plans`, 400, { commands: [] }],
+    ['/processors/{name}/plans', `processors/${pip}/plans`, 403, { commands: ['addPackage/x/'] }, stranger],
+    ['/plans/{id}/execute', `plans/${JSON.parse(plan.body).planId}/execute`, 403, undefined, stranger],
+    ['/plans/{id}/execute', 'plans/nope/execute', 404],
+  ];
+  for (const [doc, path, status, body, headers] of checks) {
+    const res = await post(path, body, headers);
+    t.is(res.statusCode, status, `${path}: ${res.body}`);
+    validator.conforms(t, 'post', doc, res);
+  }
+  const got = await svc.http.get(`plans/${JSON.parse(plan.body).planId}`, { headers: owner });
+  t.is(got.statusCode, 200);
+  validator.conforms(t, 'get', '/plans/{id}', got);
+  validator.conforms(t, 'get', '/plans/{id}', await svc.http.get('plans/nope', { headers: owner }));
 });
 
 test('cluster, catalog, operator and ticket answers are as the document says', async (t) => {

@@ -49,6 +49,18 @@ const operationProperties: Record<string, Schema> = {
   appliedCount: count('how many of `commands`, from the first, the package manager applied (once ended)'),
   recorded: object({ epoch: text('history epoch'), lines: { type: 'array', items: { type: 'integer', minimum: 0 } } }, ['epoch', 'lines'],
     'main node: the envActionsList.txt lines this operation appended'),
+  exact: { type: 'boolean', description: 'the commands are exact pins (a restore): each installed without its dependencies, from the wheel cache first' },
+  expect: object({ generation: { type: 'integer', minimum: 1 }, hash: ref('GenerationHash') }, ['generation', 'hash'],
+    'a plan or a restore: runs only while the environment is still this generation, and ends ERROR STALE_PLAN otherwise'),
+  planId: text('the plan this operation executes'),
+  restoreOf: { type: 'integer', minimum: 1, description: 'a restore: the generation it brings back' },
+  rollbackOnFailure: { type: 'boolean', description: 'when a command fails, the environment goes back to the generation it started from' },
+  rollback: object({
+    generation: { type: 'integer', minimum: 1, description: 'the generation it went back to' },
+    commands: { type: 'array', items: { type: 'string' }, description: 'the exact commands it ran (recorded in envActionsList.txt on the main node)' },
+    status: { enum: ['DONE', 'ERROR'] },
+    error: ref('OperationError'),
+  }, ['generation', 'commands', 'status'], 'rollbackOnFailure: what the rollback after the failure did'),
 };
 const operationRequired = [
   'processObjId', 'operationType', 'processorId', 'productName', 'workspaceId', 'userId', 'nodeCode', 'status', 'commands',
@@ -185,6 +197,7 @@ export const schemas: Record<string, Schema> = {
     commands: { type: 'array', maxItems: 50, items: ref('UpdateCommand'), description: 'run in order as one operation; `[]` is a refresh' },
     updateCommand: { ...ref('UpdateCommand'), description: 'one command, instead of `commands`' },
     workspace: { type: 'string', maxLength: 200, default: '-', description: 'recorded as the operation\'s workspaceId' },
+    rollbackOnFailure: { type: 'boolean', default: false, description: 'when a command fails, bring the environment back to the generation it started from' },
   }, [], 'Give `commands` (or a single `updateCommand`).'),
 
   // Events
@@ -240,6 +253,33 @@ export const schemas: Record<string, Schema> = {
     fromChannel: text('conda'),
     toChannel: text('conda'),
   }, ['name', 'from', 'to']),
+  PlanChanges: object({
+    added: { type: 'array', items: ref('GenerationPackage') },
+    removed: { type: 'array', items: ref('GenerationPackage') },
+    upgraded: { type: 'array', items: ref('PackageChange') },
+    downgraded: { type: 'array', items: ref('PackageChange') },
+    changed: { type: 'array', items: ref('PackageChange'), description: 'versions that cannot be ordered, or another build or channel' },
+    orphaned: { type: 'array', items: ref('GenerationPackage'), description: 'removals: dependencies nothing left would need (they stay installed)' },
+  }, ['added', 'removed', 'upgraded', 'downgraded', 'changed', 'orphaned'], 'What a plan would do to the package set, dependencies included.'),
+  Plan: object({
+    planId: text('execute it with POST /plans/{planId}/execute'),
+    processorName: text('the processor'),
+    manager: { enum: ['pip', 'conda'] },
+    commands: { type: 'array', items: { type: 'string' }, description: 'the canonical update commands it runs (a restore\'s are exact pins)' },
+    generation: { type: 'integer', minimum: 1, description: 'the generation it was computed on' },
+    hash: ref('GenerationHash'),
+    resultHash: { ...ref('GenerationHash'), description: 'a restore: the hash the environment will have afterwards' },
+    exact: { type: 'boolean', description: 'exact pins installed without dependencies (a restore)' },
+    restoreOf: { type: 'integer', minimum: 1, description: 'a restore: the generation it brings back' },
+    changes: ref('PlanChanges'),
+    createdBy: text('who made it'),
+    createdAt: ms('when it was made'),
+    expiresAt: ms('when it can no longer be executed'),
+  }, ['planId', 'processorName', 'manager', 'commands', 'generation', 'hash', 'exact', 'changes', 'createdBy', 'createdAt', 'expiresAt'],
+  'The change a list of commands (or a restore) would make, from the manager\'s own dry run, and the generation it was made on.'),
+  SubmitPlan: object({
+    commands: { type: 'array', minItems: 1, maxItems: 50, items: ref('UpdateCommand'), description: 'the commands to plan, in order' },
+  }, ['commands']),
   GenerationDiff: object({
     from: { type: 'integer', minimum: 1 },
     to: { type: 'integer', minimum: 1 },

@@ -14,7 +14,7 @@ export interface GenerationRoutesDeps {
 const NUMBER = /^[1-9][0-9]{0,9}$/;
 
 /** A generation number from the path or the query: a whole number from 1. */
-function generationNumber(raw: string | undefined, what: string): number {
+export function generationNumber(raw: string | undefined, what: string): number {
   if (raw === undefined || !NUMBER.test(raw)) {
     throw new InvalidInputError('INVALID_GENERATION_NUMBER', `${what} must be a generation number (a whole number from 1); got ${JSON.stringify((raw ?? '').slice(0, 40))}`);
   }

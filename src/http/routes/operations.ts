@@ -26,20 +26,22 @@ function listQuery(ctx: Context): Omit<ListQuery, 'processor'> {
 }
 
 /** The commands of a JSON request: `{ "commands": ["addPackage/numpy/", …] }` or `{ "updateCommand": "…" }`. */
-function commandsOf(body: unknown): { commands: string[]; workspace: string } {
+function commandsOf(body: unknown): { commands: string[]; workspace: string; rollbackOnFailure: boolean } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidInputError('INVALID_BODY', 'the body must be a JSON object: { "commands": ["addPackage/<name>/", …] }');
   }
   const b = body as Record<string, unknown>;
   const workspace = b.workspace === undefined ? '-' : b.workspace;
   if (typeof workspace !== 'string' || workspace.length > 200) throw new InvalidInputError('INVALID_BODY', '"workspace" must be a string');
+  if (b.rollbackOnFailure !== undefined && typeof b.rollbackOnFailure !== 'boolean') throw new InvalidInputError('INVALID_BODY', '"rollbackOnFailure" must be true or false');
+  const rollbackOnFailure = b.rollbackOnFailure === true;
   if (b.commands !== undefined) {
     if (!Array.isArray(b.commands) || !b.commands.every((c) => typeof c === 'string')) {
       throw new InvalidInputError('INVALID_BODY', '"commands" must be a list of update commands (strings)');
     }
-    return { commands: b.commands as string[], workspace };
+    return { commands: b.commands as string[], workspace, rollbackOnFailure };
   }
-  if (typeof b.updateCommand === 'string') return { commands: [b.updateCommand], workspace };
+  if (typeof b.updateCommand === 'string') return { commands: [b.updateCommand], workspace, rollbackOnFailure };
   throw new InvalidInputError('INVALID_BODY', 'give "commands": a list of update commands (an empty list is a refresh)');
 }
 
@@ -88,9 +90,9 @@ export function operationRoutes({ sessions, operations }: OperationRoutesDeps, r
   }, json, async (ctx) => {
     const user = ctx.state.caller;
     if (!ctx.is('application/json')) throw new InvalidInputError('INVALID_BODY', 'send the commands as application/json');
-    const { commands, workspace } = commandsOf(ctx.request.body);
+    const { commands, workspace, rollbackOnFailure } = commandsOf(ctx.request.body);
     const key = ctx.get('idempotency-key') || undefined;
-    const { operation, created } = await operations.submit(user, ctx.params.name!, commands, workspace, key);
+    const { operation, created } = await operations.submit(user, ctx.params.name!, commands, workspace, key, { rollbackOnFailure });
     ctx.status = 202;
     ctx.set('Location', `/operations/${operation.processObjId}`);
     if (!created) ctx.set('Idempotent-Replayed', 'true');
