@@ -114,12 +114,9 @@ export async function startService(config: Config, options: {
   lifecycle.hooks = {
     queued: (op) => {
       worker.wake();
-      // A plan or a restore reaches compute nodes once it ran here: it runs only while the environment is the
-      // generation it was made on, and a compute node cannot judge that of the main node's environment.
-      if (fanout && !op.sync && !op.expect) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+      if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
     },
     ended: (op) => {
-      if (fanout && op.expect && op.status === 'DONE') void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
       reporter?.report(op).catch((err) => clusterLog.warn({ err, operationId: op.processObjId }, 'report to the main node failed'));
       sync?.onOperationFinished(op);
     },

@@ -94,6 +94,14 @@ export class PlanService {
       const op = await this.o.store.findOperation(plan.operationId);
       if (op) return { operation: op, created: false };
     }
+    // A change still queued or running would make the plan stale before it runs, after its deliveries to the
+    // compute nodes (made when it is queued, as for any change) had gone out: refused now instead.
+    const busy = await this.o.store.listOperations({ processorName: processor.name, status: ['CREATED', 'RUNNING'], limit: 1, offset: 0 });
+    if (busy.length > 0) {
+      throw new ConflictError('PROCESSOR_BUSY', `operation ${busy[0]!.processObjId} of processor "${processor.name}" is ${busy[0]!.status === 'RUNNING' ? 'running' : 'queued'}: execute the plan once it ended (and the plan still holds)`, {
+        details: { operationId: busy[0]!.processObjId },
+      });
+    }
     const latest = await this.o.store.findLatestGeneration(processor.name);
     if (!latest || latest.hash !== plan.hash) {
       const details: Record<string, unknown> = { planGeneration: plan.generation, planHash: plan.hash };

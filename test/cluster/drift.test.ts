@@ -45,3 +45,37 @@ test.serial('a compute node whose venv was changed by hand is named as drifted, 
   t.deepEqual(diff.body.added, [{ name: 'dr-extra', version: '0.3', requested: true }]);
   t.is((await b.installed())['dr-extra'], undefined);
 });
+
+test.serial('a restore on the main node reaches the compute nodes as exact pins, and every node ends on the restored generation\'s hash', async (t) => {
+  t.timeout(180_000);
+  const c = await startCluster(t);
+  const first = await c.settled(await c.update('addPackage/dr-app/'));
+  t.is(first.status, 'DONE', c.dump());
+  const target = (await c.processorNodes()).generation!;
+  const second = await c.settled(await c.update('addPackage/dr-extra/'));
+  t.is(second.status, 'DONE', c.dump());
+  for (const node of c.nodes.values()) t.is((await node.installed())['dr-extra'], '0.3');
+
+  const list = await c.main.asOwner(`processors/${PIP}/generations`);
+  const restoreTo = (list.body as { number: number; hash: string }[]).find((g) => g.hash === target.hash)!;
+  const restore = await c.main.postAsOwner(`processors/${PIP}/generations/${restoreTo.number}/restore`);
+  t.is(restore.status, 202, JSON.stringify(restore.body));
+  t.like(restore.body, { exact: true, commands: ['removePackage/dr-extra/'] });
+  const id = restore.body.processObjId as string;
+  // Delivered as exact pins, as any change is delivered: each compute node runs it as the main node did.
+  const done = await waitUntil('the restore applied on both compute nodes', async () => {
+    const op = await c.operation(id);
+    return op.status === 'DONE' && op.nodes?.length === 2 && op.nodes.every((n) => n.state === 'applied') ? op : undefined;
+  }, 90_000);
+  t.is(done.status, 'DONE');
+  for (const node of c.nodes.values()) {
+    const ops = await node.operations() as { origin?: { operationId: string }; exact?: boolean; status: string; commands: string[] }[];
+    t.like(ops.find((o) => o.origin?.operationId === id), { status: 'DONE', commands: ['removePackage/dr-extra/'], exact: true }, node.code);
+    t.is((await node.installed())['dr-extra'], undefined, node.code);
+  }
+  const after = await waitUntil('every node on the restored hash', async () => {
+    const v = await c.processorNodes();
+    return v.generation?.hash === target.hash && v.nodes.every((n) => n.generation?.hash === target.hash) ? v : undefined;
+  });
+  t.deepEqual(after.drifted, []);
+});

@@ -36,7 +36,7 @@ export const planPaths: Record<string, PathItem> = {
   '/plans/{id}/execute': {
     post: operation('user', {
       operationId: 'executePlan', tags: ['generations'], summary: 'Run a plan as one operation, while the environment is still its generation',
-      description: 'Otherwise 409 STALE_PLAN with `details.changedSince` (the difference from the plan\'s generation to the current one). The '
+      description: 'Refused with 409 PROCESSOR_BUSY while another operation of the processor is queued or running. Otherwise 409 STALE_PLAN with `details.changedSince` (the difference from the plan\'s generation to the current one). The '
         + 'worker checks the generation again right before the first command, and ends the operation ERROR STALE_PLAN if it moved. '
         + 'Executing a plan again answers its operation, with `Idempotent-Replayed: true`.',
       parameters: [PLAN_PATH],
@@ -45,14 +45,14 @@ export const planPaths: Record<string, PathItem> = {
           ...LOCATION, 'Idempotent-Replayed': header('`true` when the plan was executed before', { const: 'true' }),
         }),
       },
-      errors: { 400: QUEUE_400, 403: WRITE_403, 404: ['PLAN_NOT_FOUND'], 409: ['STALE_PLAN'] },
+      errors: { 400: QUEUE_400, 403: WRITE_403, 404: ['PLAN_NOT_FOUND'], 409: ['STALE_PLAN', 'PROCESSOR_BUSY'] },
     }),
   },
   '/processors/{name}/generations/{number}/restore': {
     post: operation('user', {
       operationId: 'restoreGeneration', tags: ['generations'], summary: 'Bring the environment back to exactly a generation\'s package set',
       description: 'Exact pins of what differs (installed without dependencies, from the wheel cache first), then removals of what the generation '
-        + 'did not have; recorded in envActionsList.txt as WASDI lines, and sent to compute nodes once it ran here. `?plan=true` answers '
+        + 'did not have; recorded in envActionsList.txt as WASDI lines, and delivered to compute nodes as exact pins. `?plan=true` answers '
         + 'the plan instead (execute it with POST /plans/{id}/execute).',
       parameters: [
         PROCESSOR_PATH, path('number', 'the generation to bring back', { type: 'string', pattern: '^[1-9][0-9]{0,9}$' }),
@@ -64,7 +64,7 @@ export const planPaths: Record<string, PathItem> = {
       },
       errors: {
         400: ['INVALID_GENERATION_NUMBER', 'INVALID_PARAMETER', 'INVALID_PROCESSOR_NAME', ...QUEUE_400], 403: WRITE_403,
-        404: ['GENERATION_NOT_FOUND', 'PROCESSOR_NOT_FOUND'], 409: ['NOTHING_TO_RESTORE', 'NO_GENERATION', 'STALE_PLAN'],
+        404: ['GENERATION_NOT_FOUND', 'PROCESSOR_NOT_FOUND'], 409: ['NOTHING_TO_RESTORE', 'NO_GENERATION', 'STALE_PLAN', 'PROCESSOR_BUSY'],
       },
     }),
   },

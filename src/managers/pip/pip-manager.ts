@@ -6,7 +6,7 @@ import { InvalidInputError } from '../../domain/errors.ts';
 import { packageKey, type GenerationPackage } from '../../domain/generations.ts';
 import { orphansOf, type DryRun } from '../../domain/plans.ts';
 import { isAllowedPython } from '../../domain/processor.ts';
-import type { ManagerVersion, PackagesInfo } from '../../domain/packages.ts';
+import { managerVersionFrom, type ManagerVersion, type PackagesInfo } from '../../domain/packages.ts';
 import { formatUpdateCommand, isValidPackageName, isValidVersion, type UpdateCommand } from '../../domain/update-command.ts';
 import { ManagerError, redactUrls, resultError } from '../errors.ts';
 import { runCommand, type CommandResult } from '../run-command.ts';
@@ -144,8 +144,11 @@ export class PipManager implements PackageManager {
   }
 
   async snapshot(env: Environment, ctx: RunContext = {}): Promise<PackagesInfo> {
-    const manager = await this.version(env, ctx);
     const installed = parsePipList((await this.pip(env, ['list', '--format=json'], ctx, 'pip list')).stdout, 'pip list');
+    // The pip that runs is the venv's own, which `pip list` names with its version: one pip process fewer per
+    // snapshot (a third of its cost) than asking `pip --version`, which is left for a venv whose list lacks pip.
+    const ownPip = installed.find((r) => normaliseProjectName(r.name) === 'pip');
+    const manager = ownPip ? managerVersionFrom('pip', ownPip.version) : await this.version(env, ctx);
     let outdated: PipListRow[] = [];
     try {
       const result = await this.pip(env, ['list', '--outdated', '--format=json', ...this.indexArgs()], ctx, 'pip list --outdated');
