@@ -11,7 +11,8 @@ import { renderSignIn } from './views/sign-in.js';
 
 /**
  * @typedef {{ userId: string, admin: boolean, mainNode: boolean, nodeCode: string }} Me
- * @typedef {{ name: 'processors' } | { name: 'processor', processor: string, tab: 'packages' | 'history' | 'nodes' } | { name: 'nodes' } | { name: 'unknown' }} Route
+ * @typedef {'packages' | 'history' | 'generations' | 'nodes'} ProcessorTab
+ * @typedef {{ name: 'processors' } | { name: 'processor', processor: string, tab: ProcessorTab, operation?: string } | { name: 'nodes' } | { name: 'unknown' }} Route
  * @typedef {{ dispose(): void, route?(route: Route): boolean }} View
  * @typedef {{
  *   api: Api,
@@ -79,15 +80,19 @@ function currentRoute() {
   const hash = location.hash;
   if (hash === '' || hash === '#' || hash === '#/') return { name: 'processors' };
   if (hash === '#/nodes') return { name: 'nodes' };
-  const m = /^#\/p\/([^/]+)(?:\/(history|nodes))?$/.exec(hash);
+  // #/p/<name>/history/<operation id>: the history with that operation's details open.
+  const m = /^#\/p\/([^/]+)(?:\/(generations|nodes)|\/(history)(?:\/([^/]+))?)?$/.exec(hash);
   if (m) {
     let processor;
+    let operation;
     try {
       processor = decodeURIComponent(m[1] ?? '');
+      operation = m[4] === undefined ? undefined : decodeURIComponent(m[4]);
     } catch {
       return { name: 'unknown' };
     }
-    return { name: 'processor', processor, tab: /** @type {'history' | 'nodes' | undefined} */ (m[2]) ?? 'packages' };
+    const tab = /** @type {ProcessorTab | undefined} */ (m[2] ?? m[3]) ?? 'packages';
+    return { name: 'processor', processor, tab, ...(operation ? { operation } : {}) };
   }
   return { name: 'unknown' };
 }

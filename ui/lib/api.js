@@ -5,13 +5,15 @@
 export class ApiError extends Error {
   /**
    * @param {string} message what went wrong, in words
-   * @param {{ status?: number, code?: string }} [options] status 0 with code NETWORK: procenv could not be reached
+   * @param {{ status?: number, code?: string, details?: any }} [options] status 0 with code NETWORK: procenv could not be reached
    */
   constructor(message, options = {}) {
     super(message);
     this.name = 'ApiError';
     this.status = options.status ?? 0;
     this.code = options.code ?? 'NETWORK';
+    /** The error's `details` as procenv sent them (a STALE_PLAN's `changedSince`), or undefined. */
+    this.details = options.details;
   }
 }
 
@@ -56,13 +58,38 @@ export class Api {
    * @returns {Promise<any>} the JSON answer; null for an empty one
    */
   async request(method, path, options = {}) {
+    const res = await this.send(method, path, 'application/json', options);
+    return parseJson(await res.text().catch(() => ''));
+  }
+
+  /**
+   * A file procenv answers as an attachment. It needs the session header, so no plain link can fetch it: the page
+   * reads it here and saves it from a Blob.
+   * @param {string} path
+   * @param {RequestOptions['query']} [query]
+   * @returns {Promise<{ blob: Blob, filename: string }>} the file name from Content-Disposition
+   */
+  async download(path, query) {
+    const res = await this.send('GET', path, '*/*', { query });
+    const filename = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'download';
+    return { blob: await res.blob(), filename };
+  }
+
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {string} accept
+   * @param {RequestOptions} options
+   * @returns {Promise<Response>} a 2xx answer; anything else is thrown as an ApiError
+   */
+  async send(method, path, accept, options) {
     const params = new URLSearchParams();
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined && value !== '') params.set(key, String(value));
     }
     const url = params.size ? `${path}?${params}` : path;
     /** @type {Record<string, string>} */
-    const headers = { accept: 'application/json', ...options.headers };
+    const headers = { accept, ...options.headers };
     if (this.token) headers['x-session-token'] = this.token;
     /** @type {RequestInit} */
     const init = { method, headers, cache: 'no-store', credentials: 'omit' };
@@ -78,20 +105,11 @@ export class Api {
       throw new ApiError('procenv cannot be reached at the moment; the panel keeps trying', { status: 0, code: 'NETWORK' });
     }
     this.setReachable(true);
-    const text = await res.text().catch(() => '');
-    /** @type {any} */
-    let body = null;
-    if (text) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = null;
-      }
-    }
-    if (res.ok) return body;
+    if (res.ok) return res;
+    const body = parseJson(await res.text().catch(() => ''));
     const error = body && typeof body === 'object' && body.error && typeof body.error.message === 'string' ? body.error : undefined;
     const message = error?.message ?? `procenv answered with an error it did not explain (HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''})`;
-    const err = new ApiError(message, { status: res.status, code: error?.code ?? `HTTP_${res.status}` });
+    const err = new ApiError(message, { status: res.status, code: error?.code ?? `HTTP_${res.status}`, details: error?.details });
     if (res.status === 401) this.onUnauthenticated(message);
     throw err;
   }
@@ -101,6 +119,19 @@ export class Api {
     if (reachable === this.reachable) return;
     this.reachable = reachable;
     this.onReachable(reachable);
+  }
+}
+
+/**
+ * @param {string} text
+ * @returns {any} the JSON value; null for an empty or unreadable body
+ */
+function parseJson(text) {
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 

@@ -49,6 +49,22 @@ export function replace(parent, ...children) {
   append(parent, ...children);
 }
 
+/**
+ * Runs a button's action once at a time: clicks while procenv has not answered are ignored (a double click queues
+ * one operation). The button keeps the focus (a disabled one would lose it). A failure goes to `onError`.
+ * @param {Event} ev
+ * @param {() => Promise<unknown>} action
+ * @param {(err: Error) => void} onError
+ */
+export function whileBusy(ev, action, onError) {
+  const button = /** @type {HTMLButtonElement} */ (ev.currentTarget);
+  if (button.getAttribute('aria-disabled') === 'true') return;
+  button.setAttribute('aria-disabled', 'true');
+  action().catch(onError).finally(() => {
+    button.removeAttribute('aria-disabled');
+  });
+}
+
 let uid = 0;
 /** An id unique in the page, for label/aria wiring. @param {string} prefix */
 export function newId(prefix) {

@@ -3,6 +3,8 @@ import { describeCommand, formatClock, formatDuration, formatTime, h, newId, rep
 import { DELIVERY_WORDS } from './operation.js';
 
 const PAGE = 20;
+/** An operation asked for by a link is looked for in at most this many pages. */
+const REVEAL_PAGES = 25;
 
 /**
  * The history tab: the processor's ended operations, newest first (GET /processors/:name/history): who, when, the
@@ -10,9 +12,11 @@ const PAGE = 20;
  * compute node made of it, on demand.
  * @param {import('../app.js').PanelContext} ctx
  * @param {import('./processors.js').ProcessorSummary} summary
+ * @param {string} [operationId] an operation to show with its details open, and the focus on it (a link from the
+ *   Generations tab names the operation that made a generation)
  * @returns {import('./processor.js').Tab}
  */
-export function renderHistory(ctx, summary) {
+export function renderHistory(ctx, summary, operationId) {
   const { api, me } = ctx;
   const name = summary.name;
   /** @type {import('./operation.js').OperationView[]} */
@@ -21,6 +25,7 @@ export function renderHistory(ctx, summary) {
   let disposed = false;
   /** Operations whose details are open: kept open when the list is read again. */
   const open = new Set();
+  if (operationId) open.add(operationId);
 
   const status = h('p', { class: 'summary', role: 'status', 'aria-live': 'polite' }, 'Loading the history…');
   const body = h('tbody');
@@ -96,11 +101,11 @@ export function renderHistory(ctx, summary) {
     replace(cell, parts);
   }
 
-  /** @param {boolean} older */
+  /** @param {boolean} older @returns {Promise<boolean>} whether the page could be read */
   async function load(older) {
     try {
       const page = await api.get(`/processors/${encodeURIComponent(name)}/history`, { limit: PAGE, offset: older ? entries.length : 0 });
-      if (disposed) return;
+      if (disposed) return false;
       if (older) entries = entries.concat(page.filter((/** @type {any} */ op) => !entries.some((e) => e.processObjId === op.processObjId)));
       else {
         // Newer entries first; the older pages already shown stay.
@@ -109,15 +114,31 @@ export function renderHistory(ctx, summary) {
       }
       if (older || entries.length <= PAGE) complete = page.length < PAGE;
       render();
+      return true;
     } catch (err) {
       status.textContent = `The history cannot be read: ${/** @type {Error} */ (err).message}`;
+      return false;
     }
+  }
+
+  /** Reads older pages until the operation asked for is on the page, then moves the focus to it. @param {string} id */
+  async function reveal(id) {
+    for (let page = 0; !disposed; page++) {
+      if (entries.some((e) => e.processObjId === id)) {
+        /** @type {HTMLElement | null} */ (body.querySelector(`[aria-controls="${CSS.escape(`details-${id}`)}"]`))?.focus();
+        return;
+      }
+      if (complete || page >= REVEAL_PAGES) break;
+      // A page that cannot be read says so in the status line.
+      if (!(await load(true))) return;
+    }
+    if (!disposed) ctx.notify(`That operation is not in the history of ${name}: it has not ended yet, or it is older than the operations shown.`);
   }
 
   more.addEventListener('click', () => {
     load(true).catch(() => undefined);
   });
-  load(false).catch(() => undefined);
+  load(false).then((read) => (read && operationId ? reveal(operationId) : undefined)).catch(() => undefined);
 
   return {
     el,

@@ -1,6 +1,6 @@
 // @ts-check
 import { confirmAction } from '../lib/dialog.js';
-import { h, newId, plural, replace } from '../lib/dom.js';
+import { h, newId, plural, replace, whileBusy } from '../lib/dom.js';
 
 /**
  * @typedef {{ packageName: string, currentVersion?: string, latestVersion?: string, currentBuild?: string, channel?: string, managerName?: string }} PackageInfo
@@ -50,20 +50,8 @@ export function renderPackages(ctx, actions) {
   /** @type {Set<string>} */
   const selected = new Set();
 
-  /**
-   * Runs a button's action once at a time: clicks while procenv has not answered are ignored (a double click queues
-   * one operation). The button keeps the focus (a disabled one would lose it). An unexpected failure is shown in words.
-   * @param {Event} ev
-   * @param {() => Promise<unknown>} action
-   */
-  const busy = (ev, action) => {
-    const button = /** @type {HTMLButtonElement} */ (ev.currentTarget);
-    if (button.getAttribute('aria-disabled') === 'true') return;
-    button.setAttribute('aria-disabled', 'true');
-    action().catch((err) => ctx.notify(`That did not work: ${/** @type {Error} */ (err).message}`, 'error')).finally(() => {
-      button.removeAttribute('aria-disabled');
-    });
-  };
+  /** A button's action, once at a time (whileBusy); an unexpected failure is shown in words. @param {Event} ev @param {() => Promise<unknown>} action */
+  const busy = (ev, action) => whileBusy(ev, action, (err) => ctx.notify(`That did not work: ${err.message}`, 'error'));
 
   const searchId = newId('package-search');
   const search = h('input', { id: searchId, type: 'search', autocomplete: 'off', spellcheck: 'false' });

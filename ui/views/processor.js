@@ -2,6 +2,7 @@
 import { idempotencyKey } from '../lib/api.js';
 import { confirmAction } from '../lib/dialog.js';
 import { describeCommands, h, replace } from '../lib/dom.js';
+import { renderGenerations } from './generations.js';
 import { renderHistory } from './history.js';
 import { renderProcessorNodes } from './nodes.js';
 import { followOperation } from './operation.js';
@@ -14,6 +15,7 @@ import { renderPackages } from './packages.js';
  * @typedef {{
  *   summary: ProcessorSummary,
  *   submit(commands: string[], what?: string, onError?: (message: string) => void): Promise<boolean>,
+ *   follow(op: OperationView): void,
  *   resetHistory(): Promise<void>,
  * }} ProcessorActions
  */
@@ -25,9 +27,9 @@ const ENDED_KEPT = 3;
 
 /**
  * One processor: its header (manager and version, type, owner, the user's rights), the operations running or just
- * ended, and three tabs: packages, history and (main node) the compute nodes.
+ * ended, and four tabs: packages, history, generations and (main node) the compute nodes.
  * @param {import('../app.js').PanelContext} ctx
- * @param {{ processor: string, tab: 'packages' | 'history' | 'nodes' }} route
+ * @param {{ processor: string, tab: import('../app.js').ProcessorTab, operation?: string }} route
  * @returns {import('../app.js').View}
  */
 export function renderProcessor(ctx, route) {
@@ -37,6 +39,8 @@ export function renderProcessor(ctx, route) {
   document.title = `${name} · procenv`;
   let disposed = false;
   let tabName = route.tab;
+  /** The history's operation to open (#/p/<name>/history/<id>). */
+  let tabOperation = route.operation;
   /** @type {ProcessorSummary | null} */
   let summary = null;
   /** @type {Tab | null} */
@@ -70,7 +74,7 @@ export function renderProcessor(ctx, route) {
   function renderTabs() {
     const base = `#/p/${encodeURIComponent(name)}`;
     /** @type {[string, string, string][]} */
-    const items = [['packages', base, 'Packages'], ['history', `${base}/history`, 'History']];
+    const items = [['packages', base, 'Packages'], ['history', `${base}/history`, 'History'], ['generations', `${base}/generations`, 'Generations']];
     if (me.mainNode) items.push(['nodes', `${base}/nodes`, 'Compute nodes']);
     replace(tabs, items.map(([key, href, label]) => h('a', { href, class: 'tab', 'aria-current': key === tabName ? 'page' : false }, label)));
   }
@@ -81,7 +85,8 @@ export function renderProcessor(ctx, route) {
     panel.replaceChildren();
     renderTabs();
     if (!summary) return;
-    if (tabName === 'history') tab = renderHistory(ctx, summary);
+    if (tabName === 'history') tab = renderHistory(ctx, summary, tabOperation);
+    else if (tabName === 'generations') tab = renderGenerations(ctx, actions);
     else if (tabName === 'nodes' && me.mainNode) tab = renderProcessorNodes(ctx, summary);
     else tab = renderPackages(ctx, actions);
     panel.append(tab.el);
@@ -108,6 +113,9 @@ export function renderProcessor(ctx, route) {
         else ctx.notify(`${what ?? describeCommands(commands)} could not be queued: ${message}`, 'error');
         return false;
       }
+    },
+    follow(op) {
+      follow(op);
     },
     async resetHistory() {
       const row = actions.summary;
@@ -211,9 +219,11 @@ export function renderProcessor(ctx, route) {
   return {
     route(next) {
       if (next.name !== 'processor' || next.processor !== name) return false;
-      if (next.tab !== tabName) {
+      if (next.tab !== tabName || next.operation !== tabOperation) {
         tabName = next.tab;
+        tabOperation = next.operation;
         showTab();
+        // The history moves the focus to the operation asked for once it has found it.
         panel.querySelector('h2')?.focus();
       }
       return true;
