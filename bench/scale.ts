@@ -10,19 +10,23 @@
  *   - how long a snapshot changed on disk takes to be served among the 1,000 (target ≤ 1 s).
  * The same at 10,000 processors, reported without a target, shows how start-up and memory grow.
  *
- *   node --import tsx bench/scale.ts [--processors 1000] [--packages 300] [--large 10000] [--rounds 3]
+ * - the store's size after `--generations` (20) generations of every processor (see generationsPhase).
+ *
+ *   node --import tsx bench/scale.ts [--processors 1000] [--packages 300] [--large 10000] [--rounds 3] [--generations 20]
  *
  * `--large 0` skips the large run. Exit code: 0 PASS, 1 FAIL or an invalid run.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createSession } from '../src/cli.ts';
-import { openStore } from '../src/store/open.ts';
+import { canonicalPackages, generationHash, packagesOf, type GenerationPackage } from '../src/domain/generations.ts';
+import { SqliteStore } from '../src/store/embedded/sqlite-store.ts';
+import { EMBEDDED_STORE_FILE, openStore } from '../src/store/open.ts';
 import { freePort, integerOption, median, stopChild } from './servers/child.ts';
 
 const START_TARGET = 3;
@@ -37,8 +41,10 @@ const { values: opts } = parseArgs({
     packages: { type: 'string', default: '300' },
     large: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '3' },
+    generations: { type: 'string', default: '20' },
   },
 });
+const GENERATIONS = integerOption(opts, 'generations');
 const PROCESSORS = integerOption(opts, 'processors');
 const PACKAGES = integerOption(opts, 'packages');
 const LARGE = integerOption(opts, 'large', 0);
@@ -225,12 +231,64 @@ async function scenario(count: number, withTargets: boolean): Promise<boolean> {
     console.log(`watcher: ${rounds[0]!.procenv.fds} file descriptors, ${rounds[0]!.procenv.inotifyWatches} inotify watches`);
     if (!withTargets) return true;
     console.log(`slowest changed snapshot served after ${changeMax.toFixed(0)} ms (target ≤ ${CHANGE_TARGET_MS})`);
+    await generationsPhase(root, processorsDir, count);
     const pass = startRatio <= START_TARGET && rssRatio <= RSS_TARGET && changeMax <= CHANGE_TARGET_MS;
     console.log(`${count} processors: ${pass ? 'PASS' : 'FAIL'}`);
     return pass;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * The store after GENERATIONS generations of every processor: round 1's store file (the registrations and whatever
+ * first generations the service recorded), then each processor's own package set as generation 1 and each next one
+ * with 3 packages upgraded (every 4th also one removed and one added), recorded as procenv records them
+ * (`saveGeneration`). Reports the store file's size before and after, checkpointed, and the bytes per generation.
+ */
+async function generationsPhase(root: string, processorsDir: string, count: number): Promise<void> {
+  const file = join(root, 'data-0', EMBEDDED_STORE_FILE);
+  const store = new SqliteStore(file);
+  const size = () => {
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
+    return statSync(file).size;
+  };
+  const before = size();
+  const t0 = performance.now();
+  let recorded = 0;
+  for (let i = 0; i < count; i++) {
+    const name = nameOf(i);
+    let set = packagesOf('pip', JSON.parse(readFileSync(join(processorsDir, name, 'packagesInfo.json'), 'utf8')));
+    for (let n = 1; n <= GENERATIONS; n++) {
+      if (n > 1) set = nextGeneration(set, n, i);
+      const sorted = canonicalPackages('pip', set);
+      const { created } = await store.saveGeneration({
+        processorName: name, manager: { kind: 'pip', version: '24.0' }, cause: 'operation', operationId: `op-${i}-${n}`, userId: USER,
+        at: Date.now(), hash: generationHash('pip', sorted), packages: sorted,
+      });
+      if (created) recorded++;
+    }
+  }
+  const after = size();
+  await store.close();
+  const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
+  console.log(`store after ${count} processors × ${GENERATIONS} generations (${recorded} recorded in ${((performance.now() - t0) / 1000).toFixed(1)} s): `
+    + `${mb(after)} (was ${mb(before)}): ${((after - before) / recorded / 1024).toFixed(2)} KB per generation`);
+}
+
+/** Generation n of a processor: 3 packages upgraded, and every 4th generation one removed and one added. */
+function nextGeneration(set: GenerationPackage[], n: number, seed: number): GenerationPackage[] {
+  const out = set.map((p) => ({ ...p }));
+  for (let c = 0; c < 3; c++) {
+    const p = out[(n * 31 + c * 97 + seed) % out.length]!;
+    const [major, minor] = p.version.split('.');
+    p.version = `${major}.${Number(minor) + 1}.0`;
+  }
+  if (n % 4 === 0) {
+    out.splice((n * 13 + seed) % out.length, 1);
+    out.push({ name: `added-${seed}-${n}`, version: '1.0.0', requested: false });
+  }
+  return out;
 }
 
 async function main(): Promise<number> {
