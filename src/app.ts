@@ -10,6 +10,8 @@ import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts'
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { eventRoutes } from './http/routes/events.ts';
 import { generationRoutes } from './http/routes/generations.ts';
+import { holdRoutes } from './http/routes/holds.ts';
+import { packageRoutes } from './http/routes/packages.ts';
 import { planRoutes } from './http/routes/plans.ts';
 import { operatorRoutes, requestMetrics, type OperatorRoutesDeps } from './http/routes/operator.ts';
 import { operationRoutes } from './http/routes/operations.ts';
@@ -19,6 +21,8 @@ import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
 import type { GenerationService } from './services/generations.ts';
+import type { HoldService } from './services/holds.ts';
+import type { InventoryService } from './services/inventory.ts';
 import type { PlanService } from './services/plans.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
@@ -36,6 +40,10 @@ export interface AppDeps extends ClusterRoutesDeps {
   generations?: GenerationService;
   /** Plans and restores (POST /processors/:name/plans, /plans/:id/execute, …/generations/:n/restore); absent: none. */
   plans?: PlanService;
+  /** The packages across processors (GET /packages/summary, /packages/search, /packages/search/count); absent: none. */
+  inventory?: InventoryService;
+  /** Holds (GET/PUT/DELETE /processors/:name/holds…); absent: none. */
+  holds?: HoldService;
   /**
    * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
    * panel's processor list counts packages in (GET /processors); absent: neither route.
@@ -69,6 +77,8 @@ export function buildApp(deps: AppDeps): Koa {
   if (deps.events) eventRoutes({ sessions: deps.sessions, events: deps.events }, router);
   if (deps.generations) generationRoutes({ sessions: deps.sessions, generations: deps.generations }, router);
   if (deps.plans) planRoutes({ sessions: deps.sessions, plans: deps.plans }, router);
+  if (deps.inventory) packageRoutes({ sessions: deps.sessions, inventory: deps.inventory }, router);
+  if (deps.holds) holdRoutes({ sessions: deps.sessions, holds: deps.holds }, router);
   if (deps.catalog) {
     catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
     const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });

@@ -21,6 +21,8 @@ import { OperationWorker } from './queue/worker.ts';
 import { EnvironmentService } from './services/environments.ts';
 import { EventService } from './services/events.ts';
 import { GenerationService } from './services/generations.ts';
+import { HoldService } from './services/holds.ts';
+import { InventoryService } from './services/inventory.ts';
 import { PlanService } from './services/plans.ts';
 import { OperationService } from './services/operations.ts';
 import { SessionService } from './services/sessions.ts';
@@ -39,6 +41,8 @@ export interface Service {
   readonly events: EventService;
   readonly generations: GenerationService;
   readonly plans: PlanService;
+  readonly inventory: InventoryService;
+  readonly holds: HoldService;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -89,9 +93,11 @@ export async function startService(config: Config, options: {
     nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     readProcesses: config['managers.readProcesses'], versionCacheMs: config['managers.versionCacheSeconds'] * 1000,
   });
+  const holds = new HoldService({ store, environments, catalog, isMainNode: isMainNode(config) });
+  environments.holdCheck = (processor, commands) => holds.check(processor, commands);
   const generations = new GenerationService({ store, lifecycle, catalog, managers, environments, log: log.child({ component: 'generations' }) });
   const worker = new OperationWorker({
-    store, lifecycle, catalog, managers, generations, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
+    store, lifecycle, catalog, managers, generations, holds, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     concurrency: config['queue.concurrency'], leaseMs: config['queue.leaseSeconds'] * 1000,
     commandTimeoutMs: config['queue.commandTimeoutSeconds'] * 1000,
   });
@@ -134,6 +140,7 @@ export async function startService(config: Config, options: {
   // A processor registered while the service runs: its first generation, from the packagesInfo.json it came with.
   catalog.on('processor', (name: string) => void generations.firstSeen(name));
   const operations = new OperationService(store, lifecycle, environments, worker);
+  const inventory = new InventoryService({ store, catalog });
   const plans = new PlanService({
     store, environments, generations, managers, catalog, log: generationsLog, ttlMs: config['plans.ttlMinutes'] * 60_000,
     maxPlans: config['plans.max'], dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
@@ -166,7 +173,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -209,5 +216,5 @@ export async function startService(config: Config, options: {
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

@@ -1,3 +1,4 @@
+import type { Hold } from './holds.ts';
 import type { RunOptions } from './operation.ts';
 import { InvalidInputError } from './errors.ts';
 
@@ -90,6 +91,8 @@ export interface ClusterHistory {
   from: number;
   /** index → the main node's operation id */
   origins: Record<number, string>;
+  /** The processor's holds on the main node, which compute nodes follow. */
+  holds?: Hold[];
 }
 
 /** Node codes, checked like every other name: they travel in URLs, headers (`x-procenv-via`, comma separated) and logs. */

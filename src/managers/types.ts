@@ -51,6 +51,8 @@ export interface PackageManager {
 export interface ApplyOptions {
   /** Exact pins of a package set: each installed without its dependencies (a restore, a rollback). */
   exact?: boolean;
+  /** `name==version` requirements no install may move (held packages), as pip's `--constraint`. */
+  constraints?: readonly string[];
 }
 
 export type ManagerRegistry = Partial<Record<ManagerKind, PackageManager>>;

@@ -1,3 +1,4 @@
+import type { Hold } from '../domain/holds.ts';
 import type { Logger } from 'pino';
 import { withoutCredentials, type ClusterHistory, type SyncState } from '../domain/cluster.ts';
 import { isFinal, type Operation } from '../domain/operation.ts';
@@ -146,7 +147,20 @@ export class SyncService {
       });
       return;
     }
+    await this.followHolds(name, history.holds).catch((err) => this.o.log.warn({ err, processor: name }, 'the main node\'s holds not stored'));
     await this.exclusive(name, () => this.catchUp(name, history));
+  }
+
+  /** The main node's holds of a processor become this node's (a main node without holds sends none: nothing changes). */
+  private async followHolds(name: string, holds: unknown): Promise<void> {
+    if (!Array.isArray(holds)) return;
+    const valid = holds.filter((h): h is Hold => h !== null && typeof h === 'object' && typeof h.key === 'string' && typeof h.package === 'string'
+      && typeof h.reason === 'string' && typeof h.userId === 'string' && typeof h.createdAt === 'number').map((h) => ({ ...h, processorName: name }));
+    const local = await this.o.store.listHolds(name);
+    const canon = (list: Hold[]) => JSON.stringify(list.map((h) => [h.key, h.package, h.reason, h.userId, h.createdAt, h.version ?? null]).sort());
+    if (canon(local) === canon(valid)) return;
+    await this.o.store.replaceHolds(name, valid);
+    this.o.log.info({ processor: name, holds: valid.map((h) => h.key) }, 'holds taken from the main node');
   }
 
   private async catchUp(name: string, history: ClusterHistory): Promise<void> {

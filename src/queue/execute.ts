@@ -12,6 +12,7 @@ import { formatUpdateCommand, parseUpdateCommand } from '../domain/update-comman
 import type { Environment, ManagerRegistry, PackageManager, RunContext } from '../managers/types.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { GenerationService } from '../services/generations.ts';
+import type { HoldService } from '../services/holds.ts';
 import type { Store } from '../store/types.ts';
 import type { LogBuffer } from './log-buffer.ts';
 import { processStartTime } from './orphans.ts';
@@ -26,6 +27,8 @@ export interface ExecuteDeps {
   commandTimeoutMs: number;
   /** Records the environment's generation after packagesInfo.json was rewritten (absent: none recorded). */
   generations?: Pick<GenerationService, 'recordOperation' | 'firstSeen'>;
+  /** The held packages of a processor as constraints (absent: none). */
+  holds?: Pick<HoldService, 'constraints'>;
   /** Runs a store write that records the truth, again until the store answers (worker's `untilStored`). */
   persist: <T>(what: string, write: () => Promise<T>) => Promise<T>;
 }
@@ -95,6 +98,12 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     };
   }
 
+  // Held packages stay where they are, whatever the resolver would like (pip's --constraint).
+  const constraints = (await deps.holds?.constraints(processor.name, kind).catch((err) => {
+    deps.log.warn({ err }, 'holds not read: no constraints');
+    return [];
+  })) ?? [];
+  if (constraints.length) out.push('procenv', `held packages kept as they are: ${constraints.join(', ')}`);
   let failure: OperationError | undefined;
   let touched = false;
   let rewritten: PackagesInfo | undefined;
@@ -118,7 +127,7 @@ export async function executeOperation(deps: ExecuteDeps, op: Operation, out: Lo
     out.push('procenv', `command ${i + 1}/${op.commands.length}: ${text}`);
     publish(i, 'started');
     try {
-      await manager.apply(env, [parseUpdateCommand(text, kind)], ctx, { exact: op.exact === true });
+      await manager.apply(env, [parseUpdateCommand(text, kind)], ctx, { exact: op.exact === true, constraints });
     } catch (err) {
       failure = errorOf(err);
       out.push('procenv', `command failed: ${failure.message}`);

@@ -54,6 +54,8 @@ export class EnvironmentService {
   private readonly log: Logger;
   readonly nodeCode: string;
   readonly isMainNode: boolean;
+  /** Refuses commands that would move a held package (HoldService.check); set once the hold service exists. */
+  holdCheck?: (processor: Processor, commands: readonly UpdateCommand[]) => Promise<void>;
   private readonly processorCache = new Map<string, { processor: Processor; at: number }>();
   /**
    * Compute node: admits a delivered change (the main node's operation `originId`). The sync service answers the
@@ -189,7 +191,7 @@ export class EnvironmentService {
       }
       if (page.length < 200) break;
     }
-    return { nodeCode: this.nodeCode, epoch, lines, from, origins };
+    return { nodeCode: this.nodeCode, epoch, lines, from, origins, holds: await this.store.listHolds(name) };
   }
 
   /**
@@ -211,6 +213,8 @@ export class EnvironmentService {
     // A forwarded change or a history line was checked by the main node; a compute node's own index may differ.
     // Exact pins (a restore) may name versions the index no longer has: the wheel cache holds them.
     if (!caller.internal && !request.sync && !request.exact) await this.checkPackagesExist(kind, parsed);
+    // A change from the main node (a delivery, a history line) was checked against its holds there.
+    if (!caller.internal && !request.sync) await this.holdCheck?.(processor, parsed);
     const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
     const operation: Operation = {

@@ -1,11 +1,12 @@
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
+import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 import type {
-  AccountStore, ClusterStore, Emit, EventStore, GenerationStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
+  AccountStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
 } from './types.ts';
 
 /** One implementation per port: what an adapter is made of. */
@@ -16,6 +17,7 @@ export interface StoreParts {
   cluster: ClusterStore;
   events: EventStore;
   generations: GenerationStore;
+  holds: HoldStore;
 }
 
 /**
@@ -95,4 +97,9 @@ export abstract class ComposedStore implements Store {
   }
   findLatestGeneration(processorName: string): Promise<GenerationSummary | undefined> { return this.parts.generations.findLatestGeneration(processorName); }
   findGeneration(processorName: string, number: number): Promise<Generation | undefined> { return this.parts.generations.findGeneration(processorName, number); }
+
+  saveHold(hold: Hold): Promise<void> { return this.parts.holds.saveHold(hold); }
+  removeHold(processorName: string, key: string): Promise<boolean> { return this.parts.holds.removeHold(processorName, key); }
+  listHolds(processorName?: string): Promise<Hold[]> { return this.parts.holds.listHolds(processorName); }
+  replaceHolds(processorName: string, holds: readonly Hold[]): Promise<void> { return this.parts.holds.replaceHolds(processorName, holds); }
 }

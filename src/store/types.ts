@@ -1,6 +1,7 @@
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
+import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
@@ -118,6 +119,18 @@ export interface ClusterStore {
   saveSyncState(state: SyncState): Promise<void>;
 }
 
+/** Holds: packages of a processor that no change may move (domain/holds.ts). */
+export interface HoldStore {
+  /** Inserts the hold, or replaces the one on the same processor and package key. */
+  saveHold(hold: Hold): Promise<void>;
+  /** Answers whether there was one. */
+  removeHold(processorName: string, key: string): Promise<boolean>;
+  /** One processor's holds (or every processor's), by processor name then package key. */
+  listHolds(processorName?: string): Promise<Hold[]>;
+  /** Compute node: a processor's holds become exactly these (the main node's). */
+  replaceHolds(processorName: string, holds: readonly Hold[]): Promise<void>;
+}
+
 /** The event journal: ids increase; every process on the store reads the same journal. */
 export interface EventStore {
   /** Journals events that no record write carries (a command started, packages changed on disk). */
@@ -158,7 +171,7 @@ export interface GenerationStore {
  * Any method may reject with StoreUnavailableError (`domain/errors.ts`) when the store cannot answer: locked by
  * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
  */
-export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore {
+export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore, HoldStore {
   readonly kind: 'embedded' | 'mongodb';
   close(): Promise<void>;
 }

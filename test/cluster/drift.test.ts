@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
-import { clusterSuite, PIP, waitUntil } from '../helpers/cluster.ts';
+import { clusterSuite, OWNER, PIP, waitUntil } from '../helpers/cluster.ts';
 import { cleanPipEnv } from '../helpers/pip-env.ts';
 
 const run = promisify(execFile);
@@ -55,6 +55,17 @@ test.serial('a restore on the main node reaches the compute nodes as exact pins,
   const second = await c.settled(await c.update('addPackage/dr-extra/'));
   t.is(second.status, 'DONE', c.dump());
   for (const node of c.nodes.values()) t.is((await node.installed())['dr-extra'], '0.3');
+
+  // A hold placed on the main node reaches each compute node with the main node's history.
+  const placed = await c.main.putAsOwner(`processors/${PIP}/holds/dr-app`, { reason: 'the release build needs it' });
+  t.is(placed.status, 201, JSON.stringify(placed.body));
+  for (const node of c.nodes.values()) {
+    const held = await waitUntil(`${node.code} follows the hold`, async () => {
+      const res = await node.internal(`processors/${PIP}/holds`);
+      return res.status === 200 && res.body.length === 1 ? res.body : undefined;
+    });
+    t.like(held[0], { key: 'dr-app', reason: 'the release build needs it', userId: OWNER }, node.code);
+  }
 
   const list = await c.main.asOwner(`processors/${PIP}/generations`);
   const restoreTo = (list.body as { number: number; hash: string }[]).find((g) => g.hash === target.hash)!;

@@ -229,10 +229,10 @@ export class ClusterNode {
     clearTimeout(timer);
   }
 
-  private async get(path: string, searchParams: Record<string, string | string[]> = {}, headers: Record<string, string> = {}, method: 'GET' | 'POST' = 'GET'): Promise<Answer> {
+  private async get(path: string, searchParams: Record<string, string | string[]> = {}, headers: Record<string, string> = {}, method: 'GET' | 'POST' | 'PUT' = 'GET', json?: unknown): Promise<Answer> {
     const url = new URL(path.replace(/^\//, ''), `${this.url}/`);
     for (const [k, v] of Object.entries(searchParams)) for (const one of [v].flat()) url.searchParams.append(k, one);
-    const res = await got(url, { method, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 15_000 }, headers });
+    const res = await got(url, { method, throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: 15_000 }, headers, ...(json === undefined ? {} : { json }) });
     let body: unknown = res.body;
     try {
       body = res.body ? JSON.parse(res.body) : undefined;
@@ -250,6 +250,11 @@ export class ClusterNode {
   /** A call as the owner with the session token the CLI made on the main node. */
   asOwner(path: string, searchParams?: Record<string, string | string[]>): Promise<Answer> {
     return this.get(path, searchParams, { 'x-session-token': this.cluster.fixture.token });
+  }
+
+  /** A PUT of a JSON body as the owner. */
+  putAsOwner(path: string, json: unknown): Promise<Answer> {
+    return this.get(path, {}, { 'x-session-token': this.cluster.fixture.token }, 'PUT', json);
   }
 
   /** A POST without a body as the owner. */

@@ -18,7 +18,7 @@ import { SAMPLES } from './support.ts';
 
 const doc = openApiDocument;
 const validator = new OpenApiValidator(doc);
-const METHODS: Method[] = ['get', 'post'];
+const METHODS: Method[] = ['get', 'post', 'put', 'delete'];
 const CLUSTER_KEY = 'openapi-test-cluster-key-0123456789';
 
 /** `/operations/:id` → `/operations/{id}`. */
@@ -56,7 +56,7 @@ function concretePath(path: string, op: Operation): string {
 function appOf(svc: TestService) {
   return buildApp({
     log: svc.log, sessions: svc.sessions, environments: svc.environments, operations: svc.operations, events: svc.events, generations: svc.generations,
-    plans: svc.plans, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
+    plans: svc.plans, inventory: svc.inventory, holds: svc.holds, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
     store: svc.store, catalog: svc.catalog, nodeCode: svc.config.nodeCode, ...(svc.fanout ? { fanout: svc.fanout } : {}),
   });
 }
@@ -298,6 +298,32 @@ test('the generation routes answer as the document says: list, manifest, diff, e
   const sync = await svc.http.get(`cluster/processors/${pip}/sync`, { headers: key });
   t.regex(sync.body, /"generation":\{"number":1,"hash":"[0-9a-f]{64}"\}/);
   validator.conforms(t, 'get', '/cluster/processors/{name}/sync', sync);
+});
+
+test('the inventory routes answer as the document says: summary, search, count, and their errors', async (t) => {
+  const svc = await service(t);
+  const owner = { 'x-session-token': await svc.login('demo') };
+  const get = (path: string) => svc.http.get(path, { headers: owner });
+  validator.conforms(t, 'get', '/packages/summary', await get('packages/summary'));
+  const search = await get('packages/search?q=numpy');
+  t.is(JSON.parse(search.body).length, 2);
+  validator.conforms(t, 'get', '/packages/search', search);
+  validator.conforms(t, 'get', '/packages/search', await get('packages/search?manager=npm'));
+  validator.conforms(t, 'get', '/packages/search/count', await get('packages/search/count?q=numpy'));
+  validator.conforms(t, 'get', '/packages/search/count', await get('packages/search/count?upgradable=x'));
+  const put = (pkg: string, json: unknown) => svc.http.put(`processors/${SAMPLES.pip.name}/holds/${pkg}`, { headers: owner, json });
+  const placed = await put('numpy', { reason: 'the GDAL build' });
+  t.is(placed.statusCode, 201);
+  validator.conforms(t, 'put', '/processors/{name}/holds/{package}', placed);
+  validator.conforms(t, 'put', '/processors/{name}/holds/{package}', await put('numpy', { reason: 'again' }));
+  validator.conforms(t, 'put', '/processors/{name}/holds/{package}', await put('numpy', {}));
+  validator.conforms(t, 'get', '/processors/{name}/holds', await get(`processors/${SAMPLES.pip.name}/holds`));
+  validator.conforms(t, 'get', '/cluster/processors/{name}/history', await svc.http.get(`cluster/processors/${SAMPLES.pip.name}/history`, { headers: { 'x-procenv-cluster-key': CLUSTER_KEY } }));
+  const held = await svc.http.get('packageManager/environmentupdate', { headers: owner, searchParams: { processorId: SAMPLES.pip.id, workspace: '-', updateCommand: 'upgradePackage/numpy/' } });
+  t.is(held.statusCode, 409);
+  validator.conforms(t, 'get', '/packageManager/environmentupdate', held);
+  validator.conforms(t, 'delete', '/processors/{name}/holds/{package}', await svc.http.delete(`processors/${SAMPLES.pip.name}/holds/numpy`, { headers: owner }));
+  validator.conforms(t, 'delete', '/processors/{name}/holds/{package}', await svc.http.delete(`processors/${SAMPLES.pip.name}/holds/numpy`, { headers: owner }));
 });
 
 test('the plan and restore routes answer as the document says, errors included', async (t) => {

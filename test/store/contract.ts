@@ -3,6 +3,7 @@ import { claimContract } from './contract-claims.ts';
 import { clusterContract } from './contract-cluster.ts';
 import { type EventContractOptions, eventContract } from './contract-events.ts';
 import { generationContract } from './contract-generations.ts';
+import { holdContract } from './contract-holds.ts';
 import { logContract } from './contract-logs.ts';
 import { operationContract } from './contract-operations.ts';
 import { recordContract } from './contract-records.ts';
@@ -20,4 +21,5 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
   clusterContract(name, open);
   eventContract(name, open, options);
   generationContract(name, open);
+  holdContract(name, open);
 }

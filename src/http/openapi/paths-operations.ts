@@ -67,7 +67,7 @@ export const operationPaths: Record<string, PathItem> = {
         }),
       },
       errors: {
-        400: BODY_400, 403: [...READ_403, 'PROCESSOR_NOT_WRITABLE'], 409: ['IDEMPOTENCY_KEY_REUSED'], 413: ['ENTITY_TOO_LARGE'],
+        400: BODY_400, 403: [...READ_403, 'PROCESSOR_NOT_WRITABLE'], 409: ['IDEMPOTENCY_KEY_REUSED', 'PACKAGE_HELD'], 413: ['ENTITY_TOO_LARGE'],
         415: ['HTTP_415'], 508: ['FORWARDING_LOOP'],
       },
     }),

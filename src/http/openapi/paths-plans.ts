@@ -45,7 +45,7 @@ export const planPaths: Record<string, PathItem> = {
           ...LOCATION, 'Idempotent-Replayed': header('`true` when the plan was executed before', { const: 'true' }),
         }),
       },
-      errors: { 400: QUEUE_400, 403: WRITE_403, 404: ['PLAN_NOT_FOUND'], 409: ['STALE_PLAN', 'PROCESSOR_BUSY'] },
+      errors: { 400: QUEUE_400, 403: WRITE_403, 404: ['PLAN_NOT_FOUND'], 409: ['STALE_PLAN', 'PROCESSOR_BUSY', 'PACKAGE_HELD'] },
     }),
   },
   '/processors/{name}/generations/{number}/restore': {
@@ -64,7 +64,7 @@ export const planPaths: Record<string, PathItem> = {
       },
       errors: {
         400: ['INVALID_GENERATION_NUMBER', 'INVALID_PARAMETER', 'INVALID_PROCESSOR_NAME', ...QUEUE_400], 403: WRITE_403,
-        404: ['GENERATION_NOT_FOUND', 'PROCESSOR_NOT_FOUND'], 409: ['NOTHING_TO_RESTORE', 'NO_GENERATION', 'STALE_PLAN', 'PROCESSOR_BUSY'],
+        404: ['GENERATION_NOT_FOUND', 'PROCESSOR_NOT_FOUND'], 409: ['NOTHING_TO_RESTORE', 'NO_GENERATION', 'STALE_PLAN', 'PROCESSOR_BUSY', 'PACKAGE_HELD'],
       },
     }),
   },

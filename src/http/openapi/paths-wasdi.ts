@@ -72,7 +72,7 @@ export const wasdiPaths: Record<string, PathItem> = {
       responses: { 200: json('The operation is stored', ref('UpdateAccepted')) },
       errors: {
         400: [...PARAM_CODES, 'PROCESSOR_NOT_FOUND', 'NO_PACKAGE_MANAGER', 'INVALID_UPDATE_COMMAND', 'TOO_MANY_COMMANDS', 'PACKAGE_NOT_FOUND'],
-        403: ['PROCESSOR_NOT_WRITABLE'], 405: ['METHOD_NOT_ALLOWED'], 508: ['FORWARDING_LOOP'],
+        403: ['PROCESSOR_NOT_WRITABLE'], 405: ['METHOD_NOT_ALLOWED'], 409: ['PACKAGE_HELD'], 508: ['FORWARDING_LOOP'],
       },
     }),
   },

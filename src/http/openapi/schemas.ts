@@ -253,6 +253,44 @@ export const schemas: Record<string, Schema> = {
     fromChannel: text('conda'),
     toChannel: text('conda'),
   }, ['name', 'from', 'to']),
+  // The fleet
+  Hold: object({
+    processorName: text('the processor'),
+    package: text('the package, as it was named'),
+    key: text('the package\'s identity (pip: PEP 503 normalised)'),
+    reason: text('why it is held'),
+    userId: text('who placed the hold'),
+    createdAt: ms('when'),
+    version: text('the version installed when the hold was placed'),
+  }, ['processorName', 'package', 'key', 'reason', 'userId', 'createdAt'], 'A package no change may upgrade, downgrade or remove.'),
+  PutHold: object({ reason: { type: 'string', minLength: 1, maxLength: 500, description: 'why the package is held' } }, ['reason']),
+  PackageSummaryRow: object({
+    manager: { enum: ['pip', 'conda'] },
+    type: text('the processor type (as processor.json has it)'),
+    processors: count('processors of this manager and type you can read'),
+    totalPackages: count('packages installed, summed over those processors'),
+    uniquePackages: count('distinct package names among them'),
+    outdatedPackages: count('packages with a newer version known (pip\'s outdated), summed'),
+    heldPackages: count('held packages that are installed, summed'),
+  }, ['manager', 'type', 'processors', 'totalPackages', 'uniquePackages', 'outdatedPackages', 'heldPackages']),
+  PackageSearchRow: object({
+    name: text('as the first processor that has it spells it'),
+    manager: { enum: ['pip', 'conda'] },
+    installed: {
+      type: 'array', description: 'where it is installed, by processor name',
+      items: object({ processor: text('the processor'), version: text('the version there') }, ['processor', 'version']),
+    },
+    upgradable: {
+      type: 'array', description: 'where a newer version is known',
+      items: object({ processor: text('the processor'), version: text('the version there'), latest: text('the newer version') }, ['processor', 'version', 'latest']),
+    },
+    held: { type: 'array', description: 'where it is held', items: object({ processor: text('the processor') }, ['processor']) },
+  }, ['name', 'manager', 'installed', 'upgradable', 'held'], 'One package name of one manager across the processors you can read.'),
+  PackageSearchCount: object({
+    total: count('matching package names'),
+    byManager: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 }, description: 'matches per manager' },
+    byType: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 }, description: 'matches installed on processors of each type' },
+  }, ['total', 'byManager', 'byType']),
   PlanChanges: object({
     added: { type: 'array', items: ref('GenerationPackage') },
     removed: { type: 'array', items: ref('GenerationPackage') },
@@ -343,6 +381,7 @@ export const schemas: Record<string, Schema> = {
       type: 'object', propertyNames: { pattern: '^[0-9]+$' }, additionalProperties: { type: 'string' },
       description: 'line index → the main node\'s operation that wrote it (lines written by something else have none)',
     },
+    holds: { type: 'array', items: ref('Hold'), description: 'the processor\'s holds, which compute nodes follow' },
   }, ['nodeCode', 'epoch', 'lines', 'from', 'origins']),
   SyncState: object({
     processorName: ref('ProcessorName'),

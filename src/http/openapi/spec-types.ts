@@ -47,7 +47,7 @@ export interface Operation {
   'x-procenv-served-by'?: 'panel-files';
 }
 
-export type Method = 'get' | 'post';
+export type Method = 'get' | 'post' | 'put' | 'delete';
 export type PathItem = Partial<Record<Method, Operation>>;
 
 export interface OpenApiDocument {

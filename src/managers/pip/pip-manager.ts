@@ -1,4 +1,5 @@
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.ts';
@@ -42,6 +43,14 @@ export interface PipManagerOptions {
 
 /** On every pip call: no "new pip available" check against PyPI, and never a prompt (nobody can answer it). */
 const COMMON_FLAGS = ['--disable-pip-version-check', '--no-input'];
+
+/** A constraints file (one requirement a line) in a folder of its own, the `--constraint` flag that names it, and its removal. */
+function constraintFile(requirements: readonly string[]): { flag: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'procenv-constraints-'));
+  const file = join(dir, 'constraints.txt');
+  writeFileSync(file, `${requirements.join('\n')}\n`, { mode: 0o600 });
+  return { flag: `--constraint=${file}`, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
 
 /** How many times a download for the wheel cache is asked again without a version the index lacks. */
 const MAX_DOWNLOAD_TRIES = 20;
@@ -183,7 +192,18 @@ export class PipManager implements PackageManager {
   async apply(env: Environment, commands: UpdateCommand[], ctx: RunContext = {}, options: ApplyOptions = {}): Promise<void> {
     // Check every command before running any, so a bad one late in the batch does not leave half a batch done.
     const argv = commands.map((command) => this.commandArgs(command, options));
-    for (const [index, args] of argv.entries()) {
+    const constraints = options.constraints?.length ? constraintFile(options.constraints) : undefined;
+    try {
+      await this.applyEach(env, commands, argv, ctx, options, constraints?.flag);
+    } finally {
+      constraints?.remove();
+    }
+  }
+
+  private async applyEach(env: Environment, commands: UpdateCommand[], argv: string[][], ctx: RunContext, options: ApplyOptions, constraint: string | undefined): Promise<void> {
+    for (const [index, plain] of argv.entries()) {
+      // Held packages pinned where they are: pip's resolver may not move them to satisfy anything (installs only).
+      const args = constraint && plain[0] === 'install' ? [plain[0], constraint, ...plain.slice(1)] : plain;
       const command = commands[index]!;
       const details = { updateCommand: formatUpdateCommand(command), index };
       const what = `pip ${args[0]} ${args.at(-1)}`;
@@ -192,7 +212,7 @@ export class PipManager implements PackageManager {
       if (options.exact && cache && pin && cache.has(pin)) {
         // From the cache alone first: the version may have left the index, or the index may be unreachable.
         cache.touch([pin]);
-        const offline = ['install', ...COMMON_FLAGS, '--no-deps', '--no-index', `--find-links=${cache.dir}`, args.at(-1)!];
+        const offline = ['install', ...COMMON_FLAGS, ...(constraint ? [constraint] : []), '--no-deps', '--no-index', `--find-links=${cache.dir}`, args.at(-1)!];
         try {
           await this.pip(env, offline, ctx, `${what} (wheel cache)`, details, true);
           continue;

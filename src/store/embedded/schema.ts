@@ -40,6 +40,8 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE packagesets (setKey TEXT PRIMARY KEY, packages BLOB NOT NULL);
    CREATE TABLE generations (processorName TEXT NOT NULL, number INTEGER NOT NULL, doc TEXT NOT NULL,
      PRIMARY KEY (processorName, number)) WITHOUT ROWID;`,
+  // Holds (domain/holds.ts): one per processor and package key.
+  `CREATE TABLE holds (processorName TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (processorName, key)) WITHOUT ROWID;`,
 ];
 
 const SCHEMA_VERSION = MIGRATIONS.length;

@@ -5,6 +5,7 @@ import { SqliteClusterRecords } from './cluster-records.ts';
 import { SqliteContext, type SqliteStoreOptions } from './context.ts';
 import { SqliteEventJournal } from './event-journal.ts';
 import { SqliteGenerations } from './generations.ts';
+import { SqliteHolds } from './holds.ts';
 import { SqliteOperations } from './operations.ts';
 import { SqliteProcessors } from './processors.ts';
 
@@ -28,6 +29,7 @@ export class SqliteStore extends ComposedStore {
       cluster: new SqliteClusterRecords(ctx),
       events: new SqliteEventJournal(ctx),
       generations: new SqliteGenerations(ctx),
+      holds: new SqliteHolds(ctx),
     });
     this.ctx = ctx;
     this.db = ctx.db;

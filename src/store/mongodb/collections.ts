@@ -1,6 +1,7 @@
 import { MongoServerError, type Binary, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { EventDraft } from '../../domain/events.ts';
 import type { Delivery, SyncState } from '../../domain/cluster.ts';
+import type { Hold } from '../../domain/holds.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
 import { parseIsPublic, type Processor } from '../../domain/processor.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
@@ -60,6 +61,7 @@ export interface Collections {
   eventCursors: Collection<EventCounterDoc>;
   generations: Collection<StoredGeneration>;
   packageSets: Collection<PackageSetDoc>;
+  holds: Collection<Hold>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -81,6 +83,7 @@ export function collectionsOf(db: Db): Collections {
     eventCursors: db.collection<EventCounterDoc>('eventcursors'),
     generations: db.collection<StoredGeneration>('generations'),
     packageSets: db.collection<PackageSetDoc>('packagesets'),
+    holds: db.collection<Hold>('packageholds'),
   };
 }
 
@@ -123,6 +126,7 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   // One number per processor: the unique index is what makes a number impossible to give twice without transactions.
   generations: [{ key: { processorName: 1, number: 1 }, unique: true }],
   packageSets: [],
+  holds: [{ key: { processorName: 1, key: 1 }, unique: true }],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {
