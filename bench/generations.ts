@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { canonicalPackages, generationHash, type GenerationDraft, type GenerationPackage } from '../src/domain/generations.ts';
 import { SqliteStore } from '../src/store/embedded/sqlite-store.ts';
-import { integerOption, median } from './servers/child.ts';
+import { integerOption, median, seededRandom } from './servers/child.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -42,17 +42,7 @@ const PACKAGES = integerOption(opts, 'packages');
 const CHANGES = integerOption(opts, 'changes', 0);
 const TARGET_RATIO = 0.25;
 
-/** mulberry32: the same "random" sets on every run, so that runs compare. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const SUFFIXES = ['-utils', '-core', '-io', 'lib', '-python', '-sdk', '-plugin', '-types'];
 

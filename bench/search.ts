@@ -23,7 +23,7 @@ import { packageKey } from '../src/domain/generations.ts';
 import { mergePackages, parsePackagesInfo } from '../src/domain/packages.ts';
 import type { SearchFilters, SearchRow } from '../src/fleet/package-index.ts';
 import { startService } from '../src/main.ts';
-import { integerOption, median } from './servers/child.ts';
+import { integerOption, median, seededRandom } from './servers/child.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,17 +44,7 @@ const RATIO_TARGET = 20;
 const USER = 'search-user';
 const TYPES = ['python_pip_2', 'pip_oneshot', 'python312'];
 
-/** mulberry32: the same folders on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const SYLLABLES = ['py', 'geo', 'ras', 'ter', 'num', 'sci', 'data', 'io', 'net', 'cdf', 'x', 'ar', 'ray', 'sat', 'sen', 'tinel', 'land', 'cv', 'tile', 'map', 'proj', 'crs', 'grib', 'zarr', 'h5', 'shape', 'ly', 'req', 'uests', 'click', 'tool', 'kit', 'lib', 'core', 'utils'];
 const vocabulary = (() => {
