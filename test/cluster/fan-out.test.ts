@@ -49,8 +49,8 @@ test.serial('a change on the main node is installed on every compute node and ea
   t.true(view.nodes.every((n) => n.applied === 1));
   // The main node names the operation behind each history line, so the delivered line is not installed again.
   const history = await c.main.internal(`cluster/processors/${PIP}/history`, { from: '0' });
-  t.deepEqual(history.body, { nodeCode: MAIN_CODE, epoch: '0', lines: ['addPackage/cl-alpha/'], from: 0, origins: { 0: id } });
-  t.deepEqual((await c.main.internal(`cluster/processors/${PIP}/history`, { from: '1' })).body, { nodeCode: MAIN_CODE, epoch: '0', lines: ['addPackage/cl-alpha/'], from: 1, origins: {} });
+  t.deepEqual(history.body, { nodeCode: MAIN_CODE, epoch: '0', lines: ['addPackage/cl-alpha/'], from: 0, origins: { 0: id }, holds: [] });
+  t.deepEqual((await c.main.internal(`cluster/processors/${PIP}/history`, { from: '1' })).body, { nodeCode: MAIN_CODE, epoch: '0', lines: ['addPackage/cl-alpha/'], from: 1, origins: {}, holds: [] });
   t.is((await c.main.internal(`cluster/processors/${PIP}/history`, { from: '-1' })).status, 400);
   t.is((await c.main.asOwner(`cluster/processors/${PIP}/history`)).status, 403, 'people do not read the cluster routes');
   for (const node of computes) t.deepEqual((await node.operations()).map((o) => o.userId), [OWNER], node.code);
