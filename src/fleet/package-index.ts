@@ -1,12 +1,12 @@
 import { packageKey } from '../domain/generations.ts';
-import { mergePackages, type PackagesInfo } from '../domain/packages.ts';
+import { isOutdated, mergePackages, type PackagesInfo } from '../domain/packages.ts';
 import { managerKindOf, type ManagerKind, type Processor } from '../domain/processor.ts';
 
 /** One package of one processor as its packagesInfo.json has it. */
 export interface IndexedPackage {
   name: string;
   version: string;
-  /** pip: the newer version the snapshot names (an outdated package); absent when up to date or unknown. */
+  /** The newer version the snapshot names, for an outdated package only; absent when up to date or unknown. */
   latest?: string;
 }
 
@@ -76,8 +76,9 @@ export interface IndexSource {
 /** Whether the caller may see a processor (read permission). */
 export type Readable = (processor: Processor) => boolean;
 
-function isOutdated(p: IndexedPackage): p is IndexedPackage & { latest: string } {
-  return p.latest !== undefined && p.latest !== '' && p.latest !== p.version;
+/** `latest` is kept only for a package the snapshot says is outdated (domain/packages.ts `isOutdated`). */
+function hasNewer(p: IndexedPackage): p is IndexedPackage & { latest: string } {
+  return p.latest !== undefined;
 }
 
 /**
@@ -135,7 +136,7 @@ export class PackageIndex {
       const key = packageKey(manager, p.packageName);
       if (packages.has(key)) continue;
       const entry: IndexedPackage = { name: p.packageName, version: p.currentVersion ?? '' };
-      if (typeof p.latestVersion === 'string' && p.latestVersion !== '') entry.latest = p.latestVersion;
+      if (isOutdated(p)) entry.latest = p.latestVersion!;
       packages.set(key, entry);
     }
     this.entries.set(name, { processor, manager, packages });
@@ -212,7 +213,7 @@ export class PackageIndex {
       if (filters.type !== undefined && entry.processor.type !== filters.type) continue;
       if (!readable(entry.processor)) continue;
       installed.push({ processor: processorName, version: pkg.version });
-      if (isOutdated(pkg)) upgradable.push({ processor: processorName, version: pkg.version, latest: pkg.latest });
+      if (hasNewer(pkg)) upgradable.push({ processor: processorName, version: pkg.version, latest: pkg.latest });
       if (heldKeys.get(processorName)?.has(row.key)) held.push({ processor: processorName });
     }
     if (installed.length === 0) return undefined;
@@ -238,7 +239,7 @@ export class PackageIndex {
       g.totalPackages += entry.packages.size;
       for (const [key, pkg] of entry.packages) {
         g.names.add(key);
-        if (isOutdated(pkg)) g.outdatedPackages++;
+        if (hasNewer(pkg)) g.outdatedPackages++;
         if (heldKeys.get(entry.processor.name)?.has(key)) g.heldPackages++;
       }
     }

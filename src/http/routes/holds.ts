@@ -1,24 +1,19 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { InvalidInputError } from '../../domain/errors.ts';
 import type { HoldService } from '../../services/holds.ts';
 import type { SessionService } from '../../services/sessions.ts';
+import { jsonBody } from '../json-body.ts';
 
 export interface HoldRoutesDeps {
   sessions: SessionService;
   holds: HoldService;
 }
 
-function bodyError(err: unknown): unknown {
-  if ((err as { status?: number }).status !== 400) return err;
-  return new InvalidInputError('INVALID_BODY', 'the body cannot be read: it is not valid JSON, or not an object; send { "reason": "…" }', { cause: err });
-}
-
 /** Holds of a processor's packages: read with read permission; placed and lifted on the main node with write permission. */
 export function holdRoutes({ sessions, holds }: HoldRoutesDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '4kb', encoding: 'utf-8', onError: (err) => { throw bodyError(err); } });
+  const json = jsonBody('4kb', '{ "reason": "…" }');
 
   router.get('/processors/:name/holds', async (ctx) => {
     ctx.body = await holds.list(await caller(ctx), ctx.params.name!);

@@ -1,10 +1,10 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { InvalidInputError } from '../../domain/errors.ts';
 import { OPERATION_STATUSES } from '../../domain/operation.ts';
 import { viewOf, type ListQuery, type OperationService } from '../../services/operations.ts';
 import type { SessionService } from '../../services/sessions.ts';
+import { jsonBody } from '../json-body.ts';
 import { intParam, listParam, queryParam, timeParam } from '../params.ts';
 
 export interface OperationRoutesDeps {
@@ -45,21 +45,10 @@ function commandsOf(body: unknown): { commands: string[]; workspace: string; rol
   throw new InvalidInputError('INVALID_BODY', 'give "commands": a list of update commands (an empty list is a refresh)');
 }
 
-/**
- * The body parser's own errors in procenv's words: a body that is not a JSON object (malformed, a bare value, a
- * `__proto__` key) is a 400 INVALID_BODY saying so; a body over the limit keeps its 413.
- */
-function bodyError(err: unknown): unknown {
-  const status = (err as { status?: number }).status;
-  if (status !== 400) return err;
-  const reason = /prototype/i.test((err as Error).message) ? 'it has a __proto__ or constructor.prototype key' : 'it is not valid JSON, or not an object';
-  return new InvalidInputError('INVALID_BODY', `the body cannot be read: ${reason}; send { "commands": ["addPackage/<name>/", …] }`, { cause: err });
-}
-
 /** procenv's JSON operation API (issue "ENVIRONMENTUPDATE for real"). */
 export function operationRoutes({ sessions, operations }: OperationRoutesDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8', onError: (err) => { throw bodyError(err); } });
+  const json = jsonBody('64kb', '{ "commands": ["addPackage/<name>/", …] }');
 
   router.get('/operations', async (ctx) => {
     const user = await caller(ctx);

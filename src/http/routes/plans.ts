@@ -1,22 +1,16 @@
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { ConflictError, InvalidInputError } from '../../domain/errors.ts';
 import { viewOf } from '../../domain/operation.ts';
 import type { PlanService } from '../../services/plans.ts';
 import type { SessionService } from '../../services/sessions.ts';
+import { jsonBody } from '../json-body.ts';
 import { queryParam } from '../params.ts';
 import { generationNumber } from './generations.ts';
 
 export interface PlanRoutesDeps {
   sessions: SessionService;
   plans: PlanService;
-}
-
-/** The body parser's own errors as a 400 INVALID_BODY (a body over the limit keeps its 413). */
-function bodyError(err: unknown): unknown {
-  if ((err as { status?: number }).status !== 400) return err;
-  return new InvalidInputError('INVALID_BODY', 'the body cannot be read: it is not valid JSON, or not an object; send { "commands": ["addPackage/<name>/", …] }', { cause: err });
 }
 
 /** `?plan=true` (or `1`): only the plan; absent or false: run it. */
@@ -34,7 +28,7 @@ function planOnly(ctx: Context): boolean {
  */
 export function planRoutes({ sessions, plans }: PlanRoutesDeps, router: Router = new Router()): Router {
   const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8', onError: (err) => { throw bodyError(err); } });
+  const json = jsonBody('64kb', '{ "commands": ["addPackage/<name>/", …] }');
 
   router.post('/processors/:name/plans', async (ctx, next) => {
     ctx.state.caller = await caller(ctx);
