@@ -7,6 +7,7 @@ import { requestContext } from './http/middleware/request.ts';
 import { NotFoundError } from './domain/errors.ts';
 import { openapiRoutes } from './http/routes/openapi.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
+import { batchRoutes } from './http/routes/batches.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { eventRoutes } from './http/routes/events.ts';
 import { generationRoutes } from './http/routes/generations.ts';
@@ -18,6 +19,7 @@ import { operationRoutes } from './http/routes/operations.ts';
 import { panelFiles } from './http/panel-files.ts';
 import { processorRoutes } from './http/routes/processors.ts';
 import { ProcessorSummaryService } from './services/processor-summaries.ts';
+import type { BatchService } from './services/batches.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
 import type { GenerationService } from './services/generations.ts';
@@ -26,6 +28,7 @@ import type { InventoryService } from './services/inventory.ts';
 import type { PlanService } from './services/plans.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
+import type { UpdatesService } from './services/updates.ts';
 
 export interface AppDeps extends ClusterRoutesDeps {
   log: Logger;
@@ -44,6 +47,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   inventory?: InventoryService;
   /** Holds (GET/PUT/DELETE /processors/:name/holds…); absent: none. */
   holds?: HoldService;
+  /** Batches across processors and the updates available (POST /batches…, GET /updates…); absent: none. */
+  fleet?: { batches: BatchService; updates: UpdatesService };
   /**
    * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
    * panel's processor list counts packages in (GET /processors); absent: neither route.
@@ -79,6 +84,7 @@ export function buildApp(deps: AppDeps): Koa {
   if (deps.plans) planRoutes({ sessions: deps.sessions, plans: deps.plans }, router);
   if (deps.inventory) packageRoutes({ sessions: deps.sessions, inventory: deps.inventory }, router);
   if (deps.holds) holdRoutes({ sessions: deps.sessions, holds: deps.holds }, router);
+  if (deps.fleet) batchRoutes({ sessions: deps.sessions, ...deps.fleet }, router);
   if (deps.catalog) {
     catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
     const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });

@@ -18,6 +18,7 @@ import { Reporter } from './nodes/reporter.ts';
 import { ClusterStatus } from './nodes/status.ts';
 import { SyncService } from './nodes/sync.ts';
 import { OperationWorker } from './queue/worker.ts';
+import { BatchService } from './services/batches.ts';
 import { EnvironmentService } from './services/environments.ts';
 import { EventService } from './services/events.ts';
 import { GenerationService } from './services/generations.ts';
@@ -26,6 +27,7 @@ import { InventoryService } from './services/inventory.ts';
 import { PlanService } from './services/plans.ts';
 import { OperationService } from './services/operations.ts';
 import { SessionService } from './services/sessions.ts';
+import { UpdatesService } from './services/updates.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
 
@@ -43,6 +45,8 @@ export interface Service {
   readonly plans: PlanService;
   readonly inventory: InventoryService;
   readonly holds: HoldService;
+  readonly batches: BatchService;
+  readonly updates: UpdatesService;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -145,6 +149,11 @@ export async function startService(config: Config, options: {
     store, environments, generations, managers, catalog, log: generationsLog, ttlMs: config['plans.ttlMinutes'] * 60_000,
     maxPlans: config['plans.max'], dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
   });
+  const batches = new BatchService({
+    store, lifecycle, environments, catalog, managers, generations, isMainNode: main, log: log.child({ component: 'batches' }),
+    dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
+  });
+  const updates = new UpdatesService({ inventory, environments, listProcessors: () => store.listProcessors(), isMainNode: main });
   const events = new EventService({
     hub, sessions, environments, operations, log: eventsLog,
     keepAliveMs: config['events.keepAliveSeconds'] * 1000, retryMs: config['events.retryMs'],
@@ -173,7 +182,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, fleet: { batches, updates }, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -216,5 +225,5 @@ export async function startService(config: Config, options: {
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, batches, updates, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

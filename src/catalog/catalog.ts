@@ -313,6 +313,16 @@ export class ProcessorCatalog extends EventEmitter {
     }
   }
 
+  /** When a processor's packagesInfo.json was last written (ms); undefined when it is not a regular file there. */
+  packagesInfoModifiedAt(name: string): number | undefined {
+    try {
+      const stat = lstatSync(join(this.folderOf(name), PACKAGES_INFO), { throwIfNoEntry: false });
+      return stat?.isFile() ? stat.mtimeMs : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   private load(name: string): Snapshot {
     const read = readTenantFile(this.folderOf(name), PACKAGES_INFO, this.limits.packagesInfoBytes, 'catalog.maxPackagesInfoBytes');
     if (read.state === 'missing') {

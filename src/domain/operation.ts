@@ -65,6 +65,8 @@ export interface Operation {
   /** The plan this operation executes, and the generation a restore brings back. */
   planId?: string;
   restoreOf?: number;
+  /** Main node: the batch (POST /batches) this operation is one processor's part of. */
+  batchId?: string;
   /** When a command fails, bring the environment back to the generation it started from. */
   rollbackOnFailure?: boolean;
   /** What the rollback did: the generation it went back to, the commands it ran, and how it ended. */

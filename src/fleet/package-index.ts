@@ -10,11 +10,13 @@ export interface IndexedPackage {
   latest?: string;
 }
 
-interface ProcessorEntry {
+export interface ProcessorEntry {
   processor: Processor;
   manager: ManagerKind;
   /** By package key. */
   packages: Map<string, IndexedPackage>;
+  /** When packagesInfo.json was last written (ms): the last time its packages and newer versions were checked. */
+  checkedAt?: number;
 }
 
 /** One package name of one manager across processors: the row of a search. */
@@ -71,6 +73,8 @@ export interface IndexSource {
   processors(): Promise<Processor[]>;
   processor(name: string): Promise<Processor | undefined>;
   packagesInfo(name: string): PackagesInfo | undefined;
+  /** When the processor's packagesInfo.json was last written (ms), if it is there. */
+  modifiedAt?(name: string): number | undefined;
 }
 
 /** Whether the caller may see a processor (read permission). */
@@ -139,7 +143,8 @@ export class PackageIndex {
       if (isOutdated(p)) entry.latest = p.latestVersion!;
       packages.set(key, entry);
     }
-    this.entries.set(name, { processor, manager, packages });
+    const checkedAt = this.source.modifiedAt?.(name);
+    this.entries.set(name, { processor, manager, packages, ...(checkedAt !== undefined ? { checkedAt } : {}) });
     for (const [key, pkg] of packages) {
       const id = `${manager}:${key}`;
       let row = this.rows.get(id);
@@ -246,6 +251,11 @@ export class PackageIndex {
     return [...groups.values()]
       .map(({ names, ...row }) => ({ ...row, uniquePackages: names.size }))
       .sort((a, b) => (a.manager === b.manager ? (a.type < b.type ? -1 : a.type > b.type ? 1 : 0) : a.manager < b.manager ? -1 : 1));
+  }
+
+  /** One processor's packages as indexed (call refresh() first). */
+  entry(name: string): Readonly<ProcessorEntry> | undefined {
+    return this.entries.get(name);
   }
 
   /** The processors indexed now (for the readable check of a caller). */

@@ -40,6 +40,8 @@ export interface UpdateRequest {
   planId?: string;
   restoreOf?: number;
   rollbackOnFailure?: boolean;
+  /** Main node: the batch this operation is part of (POST /batches). */
+  batchId?: string;
 }
 
 /**
@@ -240,6 +242,7 @@ export class EnvironmentService {
     if (request.expect) operation.expect = request.expect;
     if (request.planId) operation.planId = request.planId;
     if (request.restoreOf !== undefined) operation.restoreOf = request.restoreOf;
+    if (request.batchId !== undefined) operation.batchId = request.batchId;
     const origin = caller.internal?.originOperationId;
     if (origin !== undefined && via.length > 0) {
       // A delivery sent again (its answer was lost) finds the operation the first one created.

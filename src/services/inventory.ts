@@ -24,11 +24,12 @@ export class InventoryService {
   readonly index: PackageIndex;
   private readonly readableCache = new Map<string, { at: number; names: Set<string> }>();
 
-  constructor(private readonly o: { store: Store; catalog: Pick<ProcessorCatalog, 'readPackagesInfo' | 'on'> }) {
+  constructor(private readonly o: { store: Store; catalog: Pick<ProcessorCatalog, 'readPackagesInfo' | 'packagesInfoModifiedAt' | 'on'> }) {
     this.index = new PackageIndex({
       processors: () => o.store.listProcessors(),
       processor: (name) => o.store.findProcessorByName(name),
       packagesInfo: (name) => o.catalog.readPackagesInfo(name),
+      modifiedAt: (name) => o.catalog.packagesInfoModifiedAt(name),
     });
     const changed = (name: string) => this.index.changed(name);
     o.catalog.on('snapshot', changed);
@@ -77,7 +78,7 @@ export class InventoryService {
    * Read permission as listPackages has it (public, owner, shared, admin), for every indexed processor at once: the
    * sharings are asked only of processors neither public nor the caller's, and the set is reused for a moment.
    */
-  private async readable(caller: Caller): Promise<Readable> {
+  async readable(caller: Caller): Promise<Readable> {
     if (caller.admin) return () => true;
     const now = Date.now();
     const hit = this.readableCache.get(caller.userId);

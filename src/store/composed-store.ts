@@ -1,3 +1,4 @@
+import type { Batch } from '../domain/batches.ts';
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
@@ -6,7 +7,7 @@ import type { Operation, OperationLogLine, OperationStatus } from '../domain/ope
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 import type {
-  AccountStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
+  AccountStore, BatchStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
 } from './types.ts';
 
 /** One implementation per port: what an adapter is made of. */
@@ -18,6 +19,7 @@ export interface StoreParts {
   events: EventStore;
   generations: GenerationStore;
   holds: HoldStore;
+  batches: BatchStore;
 }
 
 /**
@@ -102,4 +104,7 @@ export abstract class ComposedStore implements Store {
   removeHold(processorName: string, key: string): Promise<boolean> { return this.parts.holds.removeHold(processorName, key); }
   listHolds(processorName?: string): Promise<Hold[]> { return this.parts.holds.listHolds(processorName); }
   replaceHolds(processorName: string, holds: readonly Hold[]): Promise<void> { return this.parts.holds.replaceHolds(processorName, holds); }
+  saveBatch(batch: Batch): Promise<void> { return this.parts.batches.saveBatch(batch); }
+  findBatch(batchId: string): Promise<Batch | undefined> { return this.parts.batches.findBatch(batchId); }
+  listBatches(filter: { userId?: string; limit: number; offset: number }): Promise<Batch[]> { return this.parts.batches.listBatches(filter); }
 }

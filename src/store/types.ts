@@ -1,6 +1,7 @@
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
+import type { Batch } from '../domain/batches.ts';
 import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
@@ -131,6 +132,15 @@ export interface HoldStore {
   replaceHolds(processorName: string, holds: readonly Hold[]): Promise<void>;
 }
 
+/** Batches (domain/batches.ts): one change asked of many processors, with each processor's operation. */
+export interface BatchStore {
+  /** Inserts the batch, or replaces the one with its id. */
+  saveBatch(batch: Batch): Promise<void>;
+  findBatch(batchId: string): Promise<Batch | undefined>;
+  /** Newest first; only `userId`'s when given. */
+  listBatches(filter: { userId?: string; limit: number; offset: number }): Promise<Batch[]>;
+}
+
 /** The event journal: ids increase; every process on the store reads the same journal. */
 export interface EventStore {
   /** Journals events that no record write carries (a command started, packages changed on disk). */
@@ -171,7 +181,7 @@ export interface GenerationStore {
  * Any method may reject with StoreUnavailableError (`domain/errors.ts`) when the store cannot answer: locked by
  * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
  */
-export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore, HoldStore {
+export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore, HoldStore, BatchStore {
   readonly kind: 'embedded' | 'mongodb';
   close(): Promise<void>;
 }

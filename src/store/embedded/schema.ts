@@ -42,6 +42,10 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (processorName, number)) WITHOUT ROWID;`,
   // Holds (domain/holds.ts): one per processor and package key.
   `CREATE TABLE holds (processorName TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (processorName, key)) WITHOUT ROWID;`,
+  // Batches (domain/batches.ts): one row per batch, listed newest first, per user.
+  `CREATE TABLE batches (batchId TEXT PRIMARY KEY, userId TEXT NOT NULL, createdAt INTEGER NOT NULL, doc TEXT NOT NULL);
+   CREATE INDEX batches_created ON batches (createdAt);
+   CREATE INDEX batches_user ON batches (userId, createdAt);`,
 ];
 
 const SCHEMA_VERSION = MIGRATIONS.length;

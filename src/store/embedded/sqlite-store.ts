@@ -5,6 +5,7 @@ import { SqliteClusterRecords } from './cluster-records.ts';
 import { SqliteContext, type SqliteStoreOptions } from './context.ts';
 import { SqliteEventJournal } from './event-journal.ts';
 import { SqliteGenerations } from './generations.ts';
+import { SqliteBatches } from './batches.ts';
 import { SqliteHolds } from './holds.ts';
 import { SqliteOperations } from './operations.ts';
 import { SqliteProcessors } from './processors.ts';
@@ -30,6 +31,7 @@ export class SqliteStore extends ComposedStore {
       events: new SqliteEventJournal(ctx),
       generations: new SqliteGenerations(ctx),
       holds: new SqliteHolds(ctx),
+      batches: new SqliteBatches(ctx),
     });
     this.ctx = ctx;
     this.db = ctx.db;

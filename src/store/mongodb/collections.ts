@@ -1,6 +1,7 @@
 import { MongoServerError, type Binary, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { EventDraft } from '../../domain/events.ts';
 import type { Delivery, SyncState } from '../../domain/cluster.ts';
+import type { Batch } from '../../domain/batches.ts';
 import type { Hold } from '../../domain/holds.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
 import { parseIsPublic, type Processor } from '../../domain/processor.ts';
@@ -62,6 +63,7 @@ export interface Collections {
   generations: Collection<StoredGeneration>;
   packageSets: Collection<PackageSetDoc>;
   holds: Collection<Hold>;
+  batches: Collection<Batch>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -84,6 +86,7 @@ export function collectionsOf(db: Db): Collections {
     generations: db.collection<StoredGeneration>('generations'),
     packageSets: db.collection<PackageSetDoc>('packagesets'),
     holds: db.collection<Hold>('packageholds'),
+    batches: db.collection<Batch>('packagebatches'),
   };
 }
 
@@ -127,6 +130,7 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   generations: [{ key: { processorName: 1, number: 1 }, unique: true }],
   packageSets: [],
   holds: [{ key: { processorName: 1, key: 1 }, unique: true }],
+  batches: [{ key: { batchId: 1 }, unique: true }, { key: { userId: 1, createdAt: -1 } }, { key: { createdAt: -1 } }],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {
