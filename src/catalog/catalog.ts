@@ -317,7 +317,7 @@ export class ProcessorCatalog extends EventEmitter {
   packagesInfoModifiedAt(name: string): number | undefined {
     try {
       const stat = lstatSync(join(this.folderOf(name), PACKAGES_INFO), { throwIfNoEntry: false });
-      return stat?.isFile() ? stat.mtimeMs : undefined;
+      return stat?.isFile() ? Math.round(stat.mtimeMs) : undefined;
     } catch {
       return undefined;
     }
