@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { CLUSTER_KEY_HEADER } from '../nodes/cluster-headers.ts';
 import { clusterPaths } from './openapi/paths-cluster.ts';
 import { generationPaths } from './openapi/paths-generations.ts';
+import { batchPaths } from './openapi/paths-batches.ts';
 import { holdPaths, packagePaths } from './openapi/paths-packages.ts';
 import { planPaths } from './openapi/paths-plans.ts';
 import { operationPaths } from './openapi/paths-operations.ts';
@@ -40,6 +41,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'operations', description: 'procenv\'s operation API: follow, list, cancel, several commands at once' },
     { name: 'events', description: 'Live events (Server-Sent Events)' },
     { name: 'packages', description: 'The packages across every processor you can read: summary, search, count; holds' },
+    { name: 'fleet', description: 'Batches of changes across processors, and the updates available to them' },
     { name: 'generations', description: 'Every state of a processor\'s environment: list, manifest, difference, export; plans and restores' },
     { name: 'cluster', description: 'The compute nodes as the main node sees them' },
     { name: 'cluster-internal', description: 'Node-to-node calls (cluster key)' },
@@ -48,7 +50,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'operator', description: 'Liveness, readiness, metrics' },
     { name: 'meta', description: 'This document' },
   ],
-  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...clusterPaths, ...servicePaths },
+  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...batchPaths, ...clusterPaths, ...servicePaths },
   components: {
     schemas,
     securitySchemes: {

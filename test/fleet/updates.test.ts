@@ -50,3 +50,25 @@ test.serial('GET /updates lists each readable processor\'s updates with when the
   }
   t.is((await call('post', 'updates/check', undefined, {})).status, 401);
 });
+
+test.serial('cancelling a batch stops its operations that have not started, once, and only for its owner or an admin', async (t) => {
+  const svc = await startTestService({}, { worker: false });
+  t.teardown(() => svc.close());
+  const [owner, stranger, admin] = [await svc.login('demo'), await svc.login('stranger'), await svc.login('root', { admin: true })];
+  const post = async (path: string, token: string, json: unknown = {}) => {
+    const res = await svc.http.post(path, { headers: { 'x-session-token': token }, json });
+    return { status: res.statusCode, body: JSON.parse(res.body) };
+  };
+  const batch = await post('batches', owner, { processors: ['sample_pip', 'sample_oneshot'], action: 'upgrade-all' });
+  t.is(batch.status, 202);
+  t.deepEqual(batch.body.progress.byStatus, { CREATED: 2, RUNNING: 0, DONE: 0, ERROR: 0, STOPPED: 0 });
+  t.false(batch.body.progress.finished);
+
+  t.is((await post(`batches/${batch.body.batchId}/cancel`, stranger)).status, 404);
+  const cancelled = await post(`batches/${batch.body.batchId}/cancel`, owner);
+  t.is(cancelled.status, 200);
+  t.like(cancelled.body, { cancelledBy: 'demo', progress: { byStatus: { CREATED: 0, STOPPED: 2 }, finished: true } });
+  for (const o of cancelled.body.operations) t.is((await svc.store.findOperation(o.operationId))?.status, 'STOPPED');
+  const again = await post(`batches/${batch.body.batchId}/cancel`, admin);
+  t.is(again.body.cancelledAt, cancelled.body.cancelledAt, 'the first cancel is the one recorded');
+});

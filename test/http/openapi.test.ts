@@ -56,7 +56,7 @@ function concretePath(path: string, op: Operation): string {
 function appOf(svc: TestService) {
   return buildApp({
     log: svc.log, sessions: svc.sessions, environments: svc.environments, operations: svc.operations, events: svc.events, generations: svc.generations,
-    plans: svc.plans, inventory: svc.inventory, holds: svc.holds, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
+    plans: svc.plans, inventory: svc.inventory, holds: svc.holds, fleet: { batches: svc.batches, updates: svc.updates }, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
     store: svc.store, catalog: svc.catalog, nodeCode: svc.config.nodeCode, ...(svc.fanout ? { fanout: svc.fanout } : {}),
   });
 }
@@ -298,6 +298,28 @@ test('the generation routes answer as the document says: list, manifest, diff, e
   const sync = await svc.http.get(`cluster/processors/${pip}/sync`, { headers: key });
   t.regex(sync.body, /"generation":\{"number":1,"hash":"[0-9a-f]{64}"\}/);
   validator.conforms(t, 'get', '/cluster/processors/{name}/sync', sync);
+});
+
+test('the batch and update routes answer as the document says, errors included', async (t) => {
+  const svc = await service(t);
+  const owner = { 'x-session-token': await svc.login('demo') };
+  const get = (path: string) => svc.http.get(path, { headers: owner });
+  const post = (path: string, json: unknown) => svc.http.post(path, { headers: owner, json });
+  const batch = await post('batches', { processors: [SAMPLES.pip.name, SAMPLES.conda.name, 'no_such'], action: 'upgrade-all' });
+  t.is(batch.statusCode, 202);
+  validator.conforms(t, 'post', '/batches', batch);
+  const id = JSON.parse(batch.body).batchId as string;
+  validator.conforms(t, 'post', '/batches', await post('batches', { processors: [], action: 'upgrade-all' }));
+  validator.conforms(t, 'post', '/batches', await post('batches', { processors: 'all', action: 'security' }));
+  validator.conforms(t, 'get', '/batches/{id}', await get(`batches/${id}`));
+  validator.conforms(t, 'get', '/batches/{id}', await get('batches/nope'));
+  validator.conforms(t, 'get', '/batches', await get('batches'));
+  validator.conforms(t, 'post', '/batches/{id}/cancel', await post(`batches/${id}/cancel`, {}));
+  validator.conforms(t, 'get', '/updates', await get('updates?all=true'));
+  validator.conforms(t, 'get', '/updates/{processor}', await get(`updates/${SAMPLES.pip.name}`));
+  validator.conforms(t, 'get', '/updates/{processor}', await get('updates/no_such'));
+  validator.conforms(t, 'post', '/updates/check', await post('updates/check', { processors: [SAMPLES.pip.name, 'no_such'] }));
+  validator.conforms(t, 'post', '/updates/check', await post('updates/check', { processors: [] }));
 });
 
 test('the inventory routes answer as the document says: summary, search, count, and their errors', async (t) => {
