@@ -4,9 +4,10 @@ import type { Generation, GenerationDraft, GenerationSummary } from '../domain/g
 import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
+import type { MaintenanceWindow } from '../domain/schedules.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 import type {
-  AccountStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
+  AccountStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store, WindowStore,
 } from './types.ts';
 
 /** One implementation per port: what an adapter is made of. */
@@ -18,6 +19,7 @@ export interface StoreParts {
   events: EventStore;
   generations: GenerationStore;
   holds: HoldStore;
+  windows: WindowStore;
 }
 
 /**
@@ -62,6 +64,7 @@ export abstract class ComposedStore implements Store {
     return this.parts.operations.renewLeases(processObjIds, owner, leaseUntil);
   }
   listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]> { return this.parts.operations.listLapsedOperations(nodeCode, now); }
+  listMissedOperations(nodeCode: string, now: number, limit: number): Promise<Operation[]> { return this.parts.operations.listMissedOperations(nodeCode, now, limit); }
   appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void> {
     return this.parts.operations.appendOperationLog(processObjId, lines, emit);
   }
@@ -102,4 +105,9 @@ export abstract class ComposedStore implements Store {
   removeHold(processorName: string, key: string): Promise<boolean> { return this.parts.holds.removeHold(processorName, key); }
   listHolds(processorName?: string): Promise<Hold[]> { return this.parts.holds.listHolds(processorName); }
   replaceHolds(processorName: string, holds: readonly Hold[]): Promise<void> { return this.parts.holds.replaceHolds(processorName, holds); }
+
+  saveWindow(window: MaintenanceWindow): Promise<void> { return this.parts.windows.saveWindow(window); }
+  findWindow(name: string): Promise<MaintenanceWindow | undefined> { return this.parts.windows.findWindow(name); }
+  listWindows(): Promise<MaintenanceWindow[]> { return this.parts.windows.listWindows(); }
+  removeWindow(name: string): Promise<boolean> { return this.parts.windows.removeWindow(name); }
 }

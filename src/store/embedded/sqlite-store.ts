@@ -8,6 +8,7 @@ import { SqliteGenerations } from './generations.ts';
 import { SqliteHolds } from './holds.ts';
 import { SqliteOperations } from './operations.ts';
 import { SqliteProcessors } from './processors.ts';
+import { SqliteWindows } from './windows.ts';
 
 export type { SqliteStoreOptions } from './context.ts';
 
@@ -30,6 +31,7 @@ export class SqliteStore extends ComposedStore {
       events: new SqliteEventJournal(ctx),
       generations: new SqliteGenerations(ctx),
       holds: new SqliteHolds(ctx),
+      windows: new SqliteWindows(ctx),
     });
     this.ctx = ctx;
     this.db = ctx.db;

@@ -4,6 +4,7 @@ import type { Delivery, SyncState } from '../../domain/cluster.ts';
 import type { Hold } from '../../domain/holds.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
 import { parseIsPublic, type Processor } from '../../domain/processor.ts';
+import type { MaintenanceWindow } from '../../domain/schedules.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
 import type { StoredGeneration } from '../generation-chain.ts';
 import type { Node } from '../types.ts';
@@ -62,6 +63,7 @@ export interface Collections {
   generations: Collection<StoredGeneration>;
   packageSets: Collection<PackageSetDoc>;
   holds: Collection<Hold>;
+  windows: Collection<MaintenanceWindow>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -84,6 +86,7 @@ export function collectionsOf(db: Db): Collections {
     generations: db.collection<StoredGeneration>('generations'),
     packageSets: db.collection<PackageSetDoc>('packagesets'),
     holds: db.collection<Hold>('packageholds'),
+    windows: db.collection<MaintenanceWindow>('maintenancewindows'),
   };
 }
 
@@ -112,6 +115,8 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
     { key: { status: 1, nodeCode: 1, operationTimestamp: 1 } },
     { key: { productName: 1, status: 1 } },
     { key: { operationTimestamp: -1 } },
+    // The sweep for scheduled operations that missed their window (listMissedOperations); sparse: few have one.
+    { key: { notAfter: 1 }, sparse: true },
   ],
   logs: [{ key: { processObjId: 1, seq: 1 }, unique: true }],
   logCounters: [],
@@ -127,6 +132,7 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   generations: [{ key: { processorName: 1, number: 1 }, unique: true }],
   packageSets: [],
   holds: [{ key: { processorName: 1, key: 1 }, unique: true }],
+  windows: [{ key: { name: 1 }, unique: true }],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {
