@@ -17,6 +17,7 @@ import { operatorRoutes, requestMetrics, type OperatorRoutesDeps } from './http/
 import { operationRoutes } from './http/routes/operations.ts';
 import { panelFiles } from './http/panel-files.ts';
 import { processorRoutes } from './http/routes/processors.ts';
+import { windowRoutes } from './http/routes/windows.ts';
 import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
@@ -24,6 +25,7 @@ import type { GenerationService } from './services/generations.ts';
 import type { HoldService } from './services/holds.ts';
 import type { InventoryService } from './services/inventory.ts';
 import type { PlanService } from './services/plans.ts';
+import type { ScheduleService } from './services/schedules.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
 
@@ -44,6 +46,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   inventory?: InventoryService;
   /** Holds (GET/PUT/DELETE /processors/:name/holds…); absent: none. */
   holds?: HoldService;
+  /** Maintenance windows (GET/PUT/DELETE /windows…); absent: none. */
+  schedules?: ScheduleService;
   /**
    * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
    * panel's processor list counts packages in (GET /processors); absent: neither route.
@@ -79,6 +83,7 @@ export function buildApp(deps: AppDeps): Koa {
   if (deps.plans) planRoutes({ sessions: deps.sessions, plans: deps.plans }, router);
   if (deps.inventory) packageRoutes({ sessions: deps.sessions, inventory: deps.inventory }, router);
   if (deps.holds) holdRoutes({ sessions: deps.sessions, holds: deps.holds }, router);
+  if (deps.schedules) windowRoutes({ sessions: deps.sessions, schedules: deps.schedules }, router);
   if (deps.catalog) {
     catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
     const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });

@@ -25,6 +25,7 @@ import { HoldService } from './services/holds.ts';
 import { InventoryService } from './services/inventory.ts';
 import { PlanService } from './services/plans.ts';
 import { OperationService } from './services/operations.ts';
+import { ScheduleService } from './services/schedules.ts';
 import { SessionService } from './services/sessions.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/types.ts';
@@ -43,6 +44,7 @@ export interface Service {
   readonly plans: PlanService;
   readonly inventory: InventoryService;
   readonly holds: HoldService;
+  readonly schedules: ScheduleService;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -96,7 +98,8 @@ export async function startService(config: Config, options: {
   const holds = new HoldService({ store, environments, catalog, isMainNode: isMainNode(config) });
   environments.holdCheck = (processor, commands) => holds.check(processor, commands);
   const generations = new GenerationService({ store, lifecycle, catalog, managers, environments, log: log.child({ component: 'generations' }) });
-  const worker = new OperationWorker({
+  const schedules = new ScheduleService({ store, lifecycle, log: log.child({ component: 'schedules' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config) });
+  const worker = new OperationWorker({ schedules,
     store, lifecycle, catalog, managers, generations, holds, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     concurrency: config['queue.concurrency'], leaseMs: config['queue.leaseSeconds'] * 1000,
     commandTimeoutMs: config['queue.commandTimeoutSeconds'] * 1000,
@@ -120,7 +123,12 @@ export async function startService(config: Config, options: {
   lifecycle.hooks = {
     queued: (op) => {
       worker.wake();
-      if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+      if (fanout && !op.sync && op.notBefore === undefined) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+    },
+    // A scheduled operation goes to the compute nodes when the main node starts it, inside its time and window: the
+    // nodes need neither its schedule nor the windows, and they apply changes in the order the main node ran them.
+    started: (op) => {
+      if (fanout && !op.sync && op.notBefore !== undefined) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
     },
     ended: (op) => {
       reporter?.report(op).catch((err) => clusterLog.warn({ err, operationId: op.processObjId }, 'report to the main node failed'));
@@ -173,7 +181,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, schedules, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -216,5 +224,5 @@ export async function startService(config: Config, options: {
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, schedules, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

@@ -187,6 +187,31 @@ export function slotAt(window: Pick<MaintenanceWindow, 'schedule' | 'timezone' |
   return { opensAt, closesAt: opensAt + duration };
 }
 
+/** Where a window stands at `now`: open (until when), and its next opening after `now` with its close. */
+export interface WindowStatus {
+  open: boolean;
+  openUntil?: number;
+  nextOpening?: number;
+  nextClosing?: number;
+}
+
+export function windowStatus(window: Pick<MaintenanceWindow, 'schedule' | 'timezone' | 'durationMinutes'>, now: number): WindowStatus {
+  const current = slotAt(window, now);
+  if (!current) return { open: false };
+  const open = current.opensAt <= now;
+  let upcoming: WindowSlot | undefined = current;
+  if (open) {
+    // The opening after this one (it may open before this one closes, when openings are closer than the window lasts).
+    const following = cronFor(window).nextRun(new Date(now));
+    upcoming = following ? { opensAt: following.getTime(), closesAt: following.getTime() + window.durationMinutes * 60_000 } : undefined;
+  }
+  return {
+    open,
+    ...(open ? { openUntil: current.closesAt } : {}),
+    ...(upcoming ? { nextOpening: upcoming.opensAt, nextClosing: upcoming.closesAt } : {}),
+  };
+}
+
 /**
  * A window body (`PUT /windows/{name}`) checked and made into the window to store. Throws InvalidInputError (400):
  * INVALID_WINDOW_NAME, INVALID_BODY, INVALID_WINDOW_SCHEDULE, INVALID_WINDOW_DURATION, UNKNOWN_TIMEZONE, and

@@ -5,6 +5,7 @@ import { ForbiddenError, InvalidInputError, LoopDetectedError, UnreadableFileErr
 import type { ClusterHistory } from '../domain/cluster.ts';
 import type { Operation } from '../domain/operation.ts';
 import type { ManagerVersion } from '../domain/packages.ts';
+import { planSchedule, type PlannedSchedule, type ScheduleRequest } from '../domain/schedules.ts';
 import { canAccess, canWrite } from '../domain/permissions.ts';
 import { managerKindOf, type ManagerKind, type Processor } from '../domain/processor.ts';
 import { formatUpdateCommand, parseUpdateCommand, type UpdateCommand } from '../domain/update-command.ts';
@@ -40,6 +41,12 @@ export interface UpdateRequest {
   planId?: string;
   restoreOf?: number;
   rollbackOnFailure?: boolean;
+  /**
+   * When it may start: not before `deliverAfter` (+ a random delay of up to `deliverDelayWindowMinutes`), and only
+   * while the maintenance window `window` is open. Build it from a request's fields with `parseSchedule`
+   * (domain/schedules.ts), which answers 400 for bad input; an unknown window is a 400 WINDOW_NOT_FOUND here.
+   */
+  schedule?: ScheduleRequest;
 }
 
 /**
@@ -217,6 +224,8 @@ export class EnvironmentService {
     if (!caller.internal && !request.sync) await this.holdCheck?.(processor, parsed);
     const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
+    // A change from another node runs when it arrives: the main node sends a scheduled one only once it starts it.
+    const planned = request.schedule && !caller.internal && !request.sync ? await this.planSchedule(request.schedule, now) : undefined;
     const operation: Operation = {
       processObjId: randomUUID(),
       operationType: 'ENVIRONMENTUPDATE',
@@ -232,6 +241,7 @@ export class EnvironmentService {
       progressPerc: 0,
       ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
       ...(request.sync ? { sync: request.sync } : {}),
+      ...planned,
     };
     // A delivered change runs its commands as the main node's operation did.
     const options = { ...caller.internal?.options, ...(request.exact ? { exact: true } : {}), ...(request.rollbackOnFailure ? { rollbackOnFailure: true } : {}) };
@@ -249,9 +259,21 @@ export class EnvironmentService {
     const insert = () => this.lifecycle.queue(operation);
     const result = origin !== undefined && this.admitDelivery ? await this.admitDelivery(processor.name, origin, insert) : await insert();
     if (result.created) {
-      this.log.info({ operationId: operation.processObjId, processor: processor.name, commands }, 'operation queued');
+      this.log.info({
+        operationId: operation.processObjId, processor: processor.name, commands,
+        ...(planned ? { notBefore: planned.notBefore, notAfter: planned.notAfter, window: planned.window } : {}),
+      }, 'operation queued');
     }
     return result;
+  }
+
+  /** A schedule resolved to concrete times; the window is looked up in this node's store (the main node's). */
+  private async planSchedule(schedule: ScheduleRequest, now: number): Promise<PlannedSchedule> {
+    const window = schedule.window === undefined ? undefined : await this.store.findWindow(schedule.window);
+    if (schedule.window !== undefined && !window) {
+      throw new InvalidInputError('WINDOW_NOT_FOUND', `no maintenance window "${schedule.window}"${this.isMainNode ? '' : ' (windows are kept on the main node)'}`);
+    }
+    return planSchedule(schedule, window, now);
   }
 
   /**

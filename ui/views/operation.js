@@ -246,6 +246,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
         break;
       case 'operation.running':
       case 'operation.requeued':
+      case 'operation.rescheduled':
         command = null;
         apply(ev.operation);
         break;

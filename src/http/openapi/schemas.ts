@@ -115,6 +115,9 @@ const EVENT_SCHEMAS: Record<EventType, [string, Schema]> = {
   }, ['lines'], 'required')],
   'operation.ended': ['OperationEndedEvent', eventSchema('operation.ended', 'DONE, ERROR or STOPPED', operationField, ['operation'], 'required')],
   'operation.requeued': ['OperationRequeuedEvent', eventSchema('operation.requeued', 'its worker died before anything ran; it waits again', operationField, ['operation'], 'required')],
+  'operation.rescheduled': ['OperationRescheduledEvent', eventSchema('operation.rescheduled', 'a scheduled operation missed its window\'s opening, or its window changed: planned anew', {
+    ...operationField, reason: text('why: `window closed`, `window changed`'),
+  }, ['operation', 'reason'], 'required')],
   'operation.cancelRequested': ['OperationCancelRequestedEvent', eventSchema('operation.cancelRequested', 'a cancel of a running operation, before its processes are killed', operationField, ['operation'], 'required')],
   'delivery.changed': ['DeliveryChangedEvent', eventSchema('delivery.changed', 'main node: a compute node\'s delivery of the operation changed state', {
     nodeCode: text('the compute node'),
