@@ -7,6 +7,7 @@ import { planPaths } from './openapi/paths-plans.ts';
 import { operationPaths } from './openapi/paths-operations.ts';
 import { servicePaths } from './openapi/paths-service.ts';
 import { wasdiPaths } from './openapi/paths-wasdi.ts';
+import { windowPaths } from './openapi/paths-windows.ts';
 import { schemas } from './openapi/schemas.ts';
 import type { OpenApiDocument } from './openapi/spec-types.ts';
 
@@ -41,6 +42,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'events', description: 'Live events (Server-Sent Events)' },
     { name: 'packages', description: 'The packages across every processor you can read: summary, search, count; holds' },
     { name: 'generations', description: 'Every state of a processor\'s environment: list, manifest, difference, export; plans and restores' },
+    { name: 'schedules', description: 'Maintenance windows that scheduled operations wait for' },
     { name: 'cluster', description: 'The compute nodes as the main node sees them' },
     { name: 'cluster-internal', description: 'Node-to-node calls (cluster key)' },
     { name: 'catalog', description: 'The processors folder' },
@@ -48,7 +50,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'operator', description: 'Liveness, readiness, metrics' },
     { name: 'meta', description: 'This document' },
   ],
-  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...clusterPaths, ...servicePaths },
+  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...windowPaths, ...clusterPaths, ...servicePaths },
   components: {
     schemas,
     securitySchemes: {
