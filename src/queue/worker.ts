@@ -115,7 +115,10 @@ export class OperationWorker {
       // Those that missed their window are moved to its next opening first, at most once a second.
       if (this.opts.schedules && Date.now() - this.lastSweep >= 1000) {
         this.lastSweep = Date.now();
-        await this.opts.schedules.sweepMissed();
+        // A sweep that fails does not stop the claims: those operations cannot be claimed anyway (past notAfter).
+        await this.opts.schedules.sweepMissed().catch((err: unknown) => {
+          if (!(err instanceof StoreUnavailableError)) this.log.error({ err }, 'moving scheduled operations that missed their window failed');
+        });
       }
       while (!this.stopped && this.running.size < this.opts.concurrency) {
         const now = Date.now();
