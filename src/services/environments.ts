@@ -225,7 +225,7 @@ export class EnvironmentService {
     const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
     // A change from another node runs when it arrives: the main node sends a scheduled one only once it starts it.
-    const planned = request.schedule && !caller.internal && !request.sync ? await this.planSchedule(request.schedule, now) : undefined;
+    const planned = request.schedule && !caller.internal && !request.sync ? await this.resolveSchedule(request.schedule, now) : undefined;
     const operation: Operation = {
       processObjId: randomUUID(),
       operationType: 'ENVIRONMENTUPDATE',
@@ -267,8 +267,13 @@ export class EnvironmentService {
     return result;
   }
 
-  /** A schedule resolved to concrete times; the window is looked up in this node's store (the main node's). */
-  private async planSchedule(schedule: ScheduleRequest, now: number): Promise<PlannedSchedule> {
+  /**
+   * A schedule resolved to the concrete times stored on the operation (`notBefore`, `notAfter`, …); the window is
+   * looked up in this node's store (the main node's). 400 WINDOW_NOT_FOUND, WINDOW_NEVER_OPENS. requestUpdate calls
+   * it for each operation (each draws its own random delay); a batch may call it first to refuse a bad schedule
+   * before it queues anything.
+   */
+  async resolveSchedule(schedule: ScheduleRequest, now = Date.now()): Promise<PlannedSchedule> {
     const window = schedule.window === undefined ? undefined : await this.store.findWindow(schedule.window);
     if (schedule.window !== undefined && !window) {
       throw new InvalidInputError('WINDOW_NOT_FOUND', `no maintenance window "${schedule.window}"${this.isMainNode ? '' : ' (windows are kept on the main node)'}`);
