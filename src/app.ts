@@ -18,6 +18,7 @@ import { operatorRoutes, requestMetrics, type OperatorRoutesDeps } from './http/
 import { operationRoutes } from './http/routes/operations.ts';
 import { panelFiles } from './http/panel-files.ts';
 import { processorRoutes } from './http/routes/processors.ts';
+import { windowRoutes } from './http/routes/windows.ts';
 import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { BatchService } from './services/batches.ts';
 import type { EnvironmentService } from './services/environments.ts';
@@ -26,6 +27,7 @@ import type { GenerationService } from './services/generations.ts';
 import type { HoldService } from './services/holds.ts';
 import type { InventoryService } from './services/inventory.ts';
 import type { PlanService } from './services/plans.ts';
+import type { ScheduleService } from './services/schedules.ts';
 import type { OperationService } from './services/operations.ts';
 import type { SessionService } from './services/sessions.ts';
 import type { UpdatesService } from './services/updates.ts';
@@ -49,6 +51,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   holds?: HoldService;
   /** Batches across processors and the updates available (POST /batches…, GET /updates…); absent: none. */
   fleet?: { batches: BatchService; updates: UpdatesService };
+  /** Maintenance windows (GET/PUT/DELETE /windows…); absent: none. */
+  schedules?: ScheduleService;
   /**
    * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
    * panel's processor list counts packages in (GET /processors); absent: neither route.
@@ -85,6 +89,7 @@ export function buildApp(deps: AppDeps): Koa {
   if (deps.inventory) packageRoutes({ sessions: deps.sessions, inventory: deps.inventory }, router);
   if (deps.holds) holdRoutes({ sessions: deps.sessions, holds: deps.holds }, router);
   if (deps.fleet) batchRoutes({ sessions: deps.sessions, ...deps.fleet }, router);
+  if (deps.schedules) windowRoutes({ sessions: deps.sessions, schedules: deps.schedules }, router);
   if (deps.catalog) {
     catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
     const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });

@@ -26,6 +26,7 @@ import { HoldService } from './services/holds.ts';
 import { InventoryService } from './services/inventory.ts';
 import { PlanService } from './services/plans.ts';
 import { OperationService } from './services/operations.ts';
+import { ScheduleService } from './services/schedules.ts';
 import { SessionService } from './services/sessions.ts';
 import { UpdatesService } from './services/updates.ts';
 import { openStore } from './store/open.ts';
@@ -47,6 +48,7 @@ export interface Service {
   readonly holds: HoldService;
   readonly batches: BatchService;
   readonly updates: UpdatesService;
+  readonly schedules: ScheduleService;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -100,7 +102,8 @@ export async function startService(config: Config, options: {
   const holds = new HoldService({ store, environments, catalog, isMainNode: isMainNode(config) });
   environments.holdCheck = (processor, commands) => holds.check(processor, commands);
   const generations = new GenerationService({ store, lifecycle, catalog, managers, environments, log: log.child({ component: 'generations' }) });
-  const worker = new OperationWorker({
+  const schedules = new ScheduleService({ store, lifecycle, log: log.child({ component: 'schedules' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config) });
+  const worker = new OperationWorker({ schedules,
     store, lifecycle, catalog, managers, generations, holds, log: log.child({ component: 'queue' }), nodeCode: config.nodeCode, isMainNode: isMainNode(config),
     concurrency: config['queue.concurrency'], leaseMs: config['queue.leaseSeconds'] * 1000,
     commandTimeoutMs: config['queue.commandTimeoutSeconds'] * 1000,
@@ -124,7 +127,12 @@ export async function startService(config: Config, options: {
   lifecycle.hooks = {
     queued: (op) => {
       worker.wake();
-      if (fanout && !op.sync) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+      if (fanout && !op.sync && op.notBefore === undefined) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
+    },
+    // A scheduled operation goes to the compute nodes when the main node starts it, inside its time and window: the
+    // nodes need neither its schedule nor the windows, and they apply changes in the order the main node ran them.
+    started: (op) => {
+      if (fanout && !op.sync && op.notBefore !== undefined) void fanout.enqueue(op).catch((err) => clusterLog.error({ err, operationId: op.processObjId }, 'fan-out could not be queued'));
     },
     ended: (op) => {
       reporter?.report(op).catch((err) => clusterLog.warn({ err, operationId: op.processObjId }, 'report to the main node failed'));
@@ -182,7 +190,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, fleet: { batches, updates }, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, fleet: { batches, updates }, schedules, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -225,5 +233,5 @@ export async function startService(config: Config, options: {
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, batches, updates, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, batches, updates, schedules, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

@@ -2,6 +2,7 @@ import { InvalidInputError } from './errors.ts';
 import { packageKey } from './generations.ts';
 import type { OperationError, OperationStatus } from './operation.ts';
 import type { ManagerKind } from './processor.ts';
+import { parseSchedule, type ScheduleRequest } from './schedules.ts';
 import { isValidPackageName, isValidVersion, type UpdateCommand } from './update-command.ts';
 
 /**
@@ -21,19 +22,13 @@ export interface PackageSpec {
   version?: string;
 }
 
-/** When a batch's operations may start: passed through to each operation as POST /processors/{name}/operations takes it. */
-export interface ScheduleFields {
-  deliverAfter?: string;
-  deliverDelayWindowMinutes?: number;
-  window?: string;
-}
-
 export interface BatchRequest {
   processors: string[] | 'all';
   action: BatchAction;
   packages: PackageSpec[];
   removeDependencies: boolean;
-  schedule: ScheduleFields;
+  /** When its operations may start, as POST /processors/{name}/operations takes it (domain/schedules.ts). */
+  schedule?: ScheduleRequest;
 }
 
 /** One processor's outcome when the batch was made. */
@@ -66,7 +61,7 @@ export interface Batch {
   processors: string[] | 'all';
   packages: PackageSpec[];
   removeDependencies: boolean;
-  schedule?: ScheduleFields;
+  schedule?: ScheduleRequest;
   /** One per processor, in processor-name order. */
   results: BatchResult[];
   /** Set when the batch was cancelled (ms), with who did it. */
@@ -132,20 +127,8 @@ export function parseBatchRequest(body: unknown): BatchRequest {
   const removeDependencies = b.removeDependencies === true;
   if (removeDependencies && action !== 'remove') throw new InvalidInputError('INVALID_BODY', '"removeDependencies" goes with the "remove" action only');
 
-  const schedule: ScheduleFields = {};
-  if (b.deliverAfter !== undefined) {
-    if (typeof b.deliverAfter !== 'string') throw new InvalidInputError('INVALID_SCHEDULE', '"deliverAfter" must be an ISO 8601 time');
-    schedule.deliverAfter = b.deliverAfter;
-  }
-  if (b.deliverDelayWindowMinutes !== undefined) {
-    if (typeof b.deliverDelayWindowMinutes !== 'number') throw new InvalidInputError('INVALID_SCHEDULE', '"deliverDelayWindowMinutes" must be a whole number of minutes');
-    schedule.deliverDelayWindowMinutes = b.deliverDelayWindowMinutes;
-  }
-  if (b.window !== undefined) {
-    if (typeof b.window !== 'string') throw new InvalidInputError('INVALID_SCHEDULE', '"window" must be the name of a maintenance window');
-    schedule.window = b.window;
-  }
-  return { processors, action, packages, removeDependencies, schedule };
+  const schedule = parseSchedule(b);
+  return { processors, action, packages, removeDependencies, ...(schedule ? { schedule } : {}) };
 }
 
 /** `name` or `name==version` (a version only for install and upgrade); checked for both managers' syntax. */

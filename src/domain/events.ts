@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   'operation.ended',
   /** Its worker died before anything ran; it waits in the queue again: `operation`. */
   'operation.requeued',
+  /** A scheduled operation missed its window's opening (or its window changed) and is planned anew: `operation` (its new `notBefore`, `notAfter`), `reason`. */
+  'operation.rescheduled',
   /** A cancel of a RUNNING operation was asked; its worker ends it: `operation`. */
   'operation.cancelRequested',
   /** Main node: a compute node's delivery of an operation changed state: `nodeCode`, `state`, `attempts`, `lastError`. */

@@ -7,8 +7,9 @@ import type { Operation, OperationError, OperationStatus } from './operation.ts'
  * status, then write), and the lifecycle component (`lifecycle/lifecycle.ts`) is the only caller.
  *
  *   CREATED ──claim──▶ RUNNING ──end──▶ DONE | ERROR | STOPPED
- *      │                  │ └──lost (nothing ran)──▶ CREATED
- *      └──cancel──▶ STOPPED └──lost (a command ran)──▶ ERROR
+ *    │ │ ╰─reschedule─╯   │ └──lost (nothing ran)──▶ CREATED
+ *    │ └──cancel──▶ STOPPED └──lost (a command ran)──▶ ERROR
+ *    └──its window is gone──▶ STOPPED
  *
  * RUNNING also takes updates that keep it RUNNING (progress, the package manager's pid, the history lines it wrote,
  * a cancel asked through another process, the start of execution, a renewed lease).
@@ -24,7 +25,7 @@ type OpTransition = Transition<OperationStatus, Operation>;
 
 /** The allowed moves between statuses; anything else is a bug, not a runtime condition. */
 export const OPERATION_MOVES: Readonly<Record<OperationStatus, readonly OperationStatus[]>> = {
-  CREATED: ['RUNNING', 'STOPPED'],
+  CREATED: ['CREATED', 'RUNNING', 'STOPPED'],
   RUNNING: ['RUNNING', 'DONE', 'ERROR', 'STOPPED', 'CREATED'],
   DONE: [],
   ERROR: [],
@@ -77,6 +78,14 @@ export const operationTransitions = {
       operationEndTimestamp: now, lastStateChangeTimestamp: now, durationMs: 0,
       error: { code: 'CANCELLED', message: `cancelled by ${by} before it started` },
     });
+  },
+  /** A scheduled operation that missed its window's opening, planned in the next one (stays CREATED). */
+  reschedule(plan: { notBefore: number; notAfter?: number }, rescheduled: number, now: number): OpTransition {
+    return move(['CREATED'], 'CREATED', { notBefore: plan.notBefore, notAfter: plan.notAfter, rescheduled, lastStateChangeTimestamp: now });
+  },
+  /** A scheduled operation whose window was deleted, or never opens again: it cannot be planned, and ends. */
+  unschedulable(code: string, message: string, now: number): OpTransition {
+    return move(['CREATED'], 'STOPPED', { operationEndTimestamp: now, lastStateChangeTimestamp: now, durationMs: 0, error: { code, message } });
   },
   /** Its worker died before any package-manager process started: queued again. */
   requeueLost(now: number): OpTransition {

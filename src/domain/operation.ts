@@ -71,6 +71,18 @@ export interface Operation {
   rollbackOnFailure?: boolean;
   /** What the rollback did: the generation it went back to, the commands it ran, and how it ended. */
   rollback?: { generation: number; commands: string[]; status: 'DONE' | 'ERROR'; error?: OperationError };
+  /**
+   * A scheduled operation (domain/schedules.ts): its planned start (ms) — no worker claims it before — and, bound to
+   * a maintenance window, the close of the opening it is planned in: it never starts from then on, and is moved to
+   * the window's next opening instead (`rescheduled` counts the moves). `deliverAfter` and
+   * `deliverDelayWindowMinutes` are kept as asked, to plan each move the same way.
+   */
+  notBefore?: number;
+  notAfter?: number;
+  window?: string;
+  deliverAfter?: number;
+  deliverDelayWindowMinutes?: number;
+  rescheduled?: number;
 }
 
 /** What an operation asks of how its commands run; carried to compute nodes with its commands. */

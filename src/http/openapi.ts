@@ -8,6 +8,7 @@ import { planPaths } from './openapi/paths-plans.ts';
 import { operationPaths } from './openapi/paths-operations.ts';
 import { servicePaths } from './openapi/paths-service.ts';
 import { wasdiPaths } from './openapi/paths-wasdi.ts';
+import { windowPaths } from './openapi/paths-windows.ts';
 import { schemas } from './openapi/schemas.ts';
 import type { OpenApiDocument } from './openapi/spec-types.ts';
 
@@ -43,6 +44,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'packages', description: 'The packages across every processor you can read: summary, search, count; holds' },
     { name: 'fleet', description: 'Batches of changes across processors, and the updates available to them' },
     { name: 'generations', description: 'Every state of a processor\'s environment: list, manifest, difference, export; plans and restores' },
+    { name: 'schedules', description: 'Maintenance windows that scheduled operations wait for' },
     { name: 'cluster', description: 'The compute nodes as the main node sees them' },
     { name: 'cluster-internal', description: 'Node-to-node calls (cluster key)' },
     { name: 'catalog', description: 'The processors folder' },
@@ -50,7 +52,10 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'operator', description: 'Liveness, readiness, metrics' },
     { name: 'meta', description: 'This document' },
   ],
-  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...batchPaths, ...clusterPaths, ...servicePaths },
+  paths: {
+    ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...batchPaths, ...windowPaths,
+    ...clusterPaths, ...servicePaths,
+  },
   components: {
     schemas,
     securitySchemes: {

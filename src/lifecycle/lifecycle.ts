@@ -12,6 +12,8 @@ type DeliveryTransition = Transition<Delivery['state'], Delivery>;
 export interface LifecycleHooks {
   /** An operation was stored CREATED. */
   queued?: (op: Operation) => void;
+  /** A worker of this process claimed an operation (CREATED → RUNNING). */
+  started?: (op: Operation) => void;
   /** An operation reached DONE, ERROR or STOPPED, by whatever path (its worker, a cancel, a lost worker). */
   ended?: (op: Operation) => void;
   /** Events were journaled by this process (the event hub reads them at once instead of at its next poll). */
@@ -67,7 +69,14 @@ export class Lifecycle {
   /** The queue's atomic claim (CREATED → RUNNING). */
   async claim(nodeCode: string, owner: string, leaseUntil: number, now: number): Promise<Operation | undefined> {
     const op = await this.store.claimNextOperation(nodeCode, owner, leaseUntil, now, opEvent('operation.running'));
-    if (op) this.journaled();
+    if (op) {
+      this.journaled();
+      try {
+        this.hooks.started?.(op);
+      } catch (err) {
+        this.log.error({ err, operationId: op.processObjId }, 'operation start hook failed');
+      }
+    }
     return op;
   }
 
@@ -111,6 +120,20 @@ export class Lifecycle {
   /** The worker's verdict (RUNNING → DONE | ERROR | STOPPED); undefined when the operation had moved on. */
   async end(op: Operation, status: 'DONE' | 'ERROR' | 'STOPPED', result: { error?: OperationError; appliedCount: number; rollback?: Operation['rollback'] }): Promise<Operation | undefined> {
     const t = operationTransitions.end(op, status, Date.now(), result);
+    return this.ended(await this.store.updateOperation(op.processObjId, t.from, t.patch, opEvent('operation.ended')));
+  }
+
+  /** A scheduled operation planned anew (CREATED → CREATED): it missed its window's opening, or its window changed. */
+  async reschedule(op: Operation, plan: { notBefore: number; notAfter?: number }, reason: string): Promise<Operation | undefined> {
+    const t = operationTransitions.reschedule(plan, (op.rescheduled ?? 0) + 1, Date.now());
+    const updated = await this.store.updateOperation(op.processObjId, t.from, t.patch, opEvent('operation.rescheduled', { reason }));
+    if (updated) this.journaled();
+    return updated;
+  }
+
+  /** A scheduled operation that can no longer be planned (its window is gone or never opens again): it ends STOPPED. */
+  async unschedulable(op: Operation, code: string, message: string): Promise<Operation | undefined> {
+    const t = operationTransitions.unschedulable(code, message, Date.now());
     return this.ended(await this.store.updateOperation(op.processObjId, t.from, t.patch, opEvent('operation.ended')));
   }
 

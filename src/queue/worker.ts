@@ -18,8 +18,10 @@ export interface WorkerOptions extends Omit<ExecuteDeps, 'log' | 'persist'> {
   nodeCode: string;
   concurrency: number;
   leaseMs: number;
-  /** How often the store is polled for operations other processes queued (ms). */
+  /** How often the store is polled for operations other processes queued, and for scheduled ones whose time came (ms). */
   pollMs?: number;
+  /** Moves scheduled operations that missed their window to its next opening (services/schedules.ts). */
+  schedules?: { sweepMissed(now?: number): Promise<number> };
 }
 
 interface Running {
@@ -54,6 +56,7 @@ export class OperationWorker {
   private readonly lapseSeen = new Map<string, { leaseExpiresAt: number | undefined; at: number }>();
   private stopped = true;
   private claimsBlocked = false;
+  private lastSweep = 0;
 
   constructor(options: WorkerOptions) {
     this.opts = options;
@@ -108,6 +111,15 @@ export class OperationWorker {
 
   private async claimLoop(): Promise<void> {
     try {
+      // A scheduled operation is claimable from its notBefore on: the poller's next tick takes it, no timer of its own.
+      // Those that missed their window are moved to its next opening first, at most once a second.
+      if (this.opts.schedules && Date.now() - this.lastSweep >= 1000) {
+        this.lastSweep = Date.now();
+        // A sweep that fails does not stop the claims: those operations cannot be claimed anyway (past notAfter).
+        await this.opts.schedules.sweepMissed().catch((err: unknown) => {
+          if (!(err instanceof StoreUnavailableError)) this.log.error({ err }, 'moving scheduled operations that missed their window failed');
+        });
+      }
       while (!this.stopped && this.running.size < this.opts.concurrency) {
         const now = Date.now();
         const op = await this.lifecycle.claim(this.opts.nodeCode, this.id, now + this.opts.leaseMs, now);

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProcessorCatalog } from '../catalog/catalog.ts';
 import {
-  emptyReason, parseBatchRequest, partFor, type Batch, type BatchProgress, type BatchResult, type InstalledPackage, type ScheduleFields,
-  type SecurityFix,
+  emptyReason, parseBatchRequest, partFor, type Batch, type BatchProgress, type BatchResult, type InstalledPackage, type SecurityFix,
 } from '../domain/batches.ts';
 import { InvalidInputError, NotFoundError, ProcenvError, WrongNodeError } from '../domain/errors.ts';
 import { packageKey } from '../domain/generations.ts';
@@ -27,22 +26,17 @@ export interface SecurityAdvisor {
   securityFixes(processorName: string): Promise<SecurityFix[]>;
 }
 
-/** How a batch's schedule fields become an operation's (services/schedules.ts); undefined: no schedules here. */
-export type ScheduleResolver = (fields: ScheduleFields) => Promise<OperationSchedule>;
-/** Until schedules exist: what the resolver gives each operation. */
-type OperationSchedule = Record<string, unknown>;
 
 export interface BatchServiceOptions {
   store: Store;
   lifecycle: Pick<Lifecycle, 'cancelQueued'>;
-  environments: Pick<EnvironmentService, 'processorForRead' | 'processorForWrite' | 'requestUpdate'>;
+  environments: Pick<EnvironmentService, 'processorForRead' | 'processorForWrite' | 'requestUpdate' | 'resolveSchedule'>;
   catalog: Pick<ProcessorCatalog, 'readPackagesInfo' | 'folderOf'>;
   managers: ManagerRegistry;
   generations: Pick<GenerationService, 'firstSeen'>;
   isMainNode: boolean;
   log: Logger;
   advisor?: SecurityAdvisor;
-  schedule?: ScheduleResolver;
   dryRunTimeoutMs: number;
 }
 
@@ -66,9 +60,9 @@ export class BatchService {
     if (request.action === 'security' && !this.o.advisor?.configured) {
       throw new InvalidInputError('NO_ADVISORY_DATABASE', 'a security batch needs the advisory database (config key advisories, PROCENV_ADVISORIES)');
     }
-    const hasSchedule = Object.keys(request.schedule).length > 0;
-    if (hasSchedule && !this.o.schedule) throw new InvalidInputError('INVALID_SCHEDULE', 'this procenv cannot schedule operations');
-    const schedule = hasSchedule ? await this.o.schedule!(request.schedule) : undefined;
+    // An unknown window, or one that never opens, is refused before any operation is queued; each operation then
+    // draws its own moment within the delay window.
+    if (request.schedule) await this.o.environments.resolveSchedule(request.schedule);
 
     const batchId = randomUUID();
     const results: BatchResult[] = [];
@@ -78,7 +72,7 @@ export class BatchService {
         continue;
       }
       try {
-        results.push(await this.part(caller, batchId, target.processor, request.action, request, schedule));
+        results.push(await this.part(caller, batchId, target.processor, request.action, request));
       } catch (err) {
         if (!(err instanceof ProcenvError)) throw err;
         results.push({ processor: target.processor.name, refused: { code: err.code, message: err.message } });
@@ -87,7 +81,7 @@ export class BatchService {
     const batch: Batch = {
       batchId, userId: caller.userId, createdAt: Date.now(), action: request.action, processors: request.processors,
       packages: request.packages, removeDependencies: request.removeDependencies, results,
-      ...(hasSchedule ? { schedule: request.schedule } : {}),
+      ...(request.schedule ? { schedule: request.schedule } : {}),
     };
     await this.o.store.saveBatch(batch);
     this.o.log.info({ batchId, action: batch.action, processors: results.length, queued: results.filter((r) => r.operationId).length }, 'batch queued');
@@ -153,7 +147,7 @@ export class BatchService {
 
   /** One processor's part: its commands worked out from its packages, holds and advisories, queued as operations. */
   private async part(caller: Caller, batchId: string, processor: Processor, action: Batch['action'],
-    request: { packages: Batch['packages']; removeDependencies: boolean }, schedule: OperationSchedule | undefined): Promise<BatchResult> {
+    request: { packages: Batch['packages']; removeDependencies: boolean; schedule?: Batch['schedule'] }): Promise<BatchResult> {
     const kind = managerKindOf(processor.type);
     if (!kind) return { processor: processor.name, skipped: `processor type "${processor.type}" has no package manager` };
     const installed = this.installed(processor.name, kind);
@@ -178,8 +172,8 @@ export class BatchService {
     const ids: string[] = [];
     for (let i = 0; i < part.commands.length; i += MAX_COMMANDS) {
       const chunk = part.commands.slice(i, i + MAX_COMMANDS);
-      const request: UpdateRequest = { processorId: processor.processorId, workspace: '-', updateCommands: chunk.map(formatUpdateCommand), batchId, ...(schedule ? { schedule } : {}) };
-      const { operation } = await this.o.environments.requestUpdate(caller, request);
+      const update: UpdateRequest = { processorId: processor.processorId, workspace: '-', updateCommands: chunk.map(formatUpdateCommand), batchId, ...(request.schedule ? { schedule: request.schedule } : {}) };
+      const { operation } = await this.o.environments.requestUpdate(caller, update);
       ids.push(operation.processObjId);
     }
     result.operationId = ids[0]!;

@@ -5,6 +5,7 @@ import { ForbiddenError, InvalidInputError, LoopDetectedError, UnreadableFileErr
 import type { ClusterHistory } from '../domain/cluster.ts';
 import type { Operation } from '../domain/operation.ts';
 import type { ManagerVersion } from '../domain/packages.ts';
+import { planSchedule, type PlannedSchedule, type ScheduleRequest } from '../domain/schedules.ts';
 import { canAccess, canWrite } from '../domain/permissions.ts';
 import { managerKindOf, type ManagerKind, type Processor } from '../domain/processor.ts';
 import { formatUpdateCommand, parseUpdateCommand, type UpdateCommand } from '../domain/update-command.ts';
@@ -42,6 +43,12 @@ export interface UpdateRequest {
   rollbackOnFailure?: boolean;
   /** Main node: the batch this operation is part of (POST /batches). */
   batchId?: string;
+  /**
+   * When it may start: not before `deliverAfter` (+ a random delay of up to `deliverDelayWindowMinutes`), and only
+   * while the maintenance window `window` is open. Build it from a request's fields with `parseSchedule`
+   * (domain/schedules.ts), which answers 400 for bad input; an unknown window is a 400 WINDOW_NOT_FOUND here.
+   */
+  schedule?: ScheduleRequest;
 }
 
 /**
@@ -219,6 +226,8 @@ export class EnvironmentService {
     if (!caller.internal && !request.sync) await this.holdCheck?.(processor, parsed);
     const commands = parsed.map(formatUpdateCommand);
     const now = Date.now();
+    // A change from another node runs when it arrives: the main node sends a scheduled one only once it starts it.
+    const planned = request.schedule && !caller.internal && !request.sync ? await this.resolveSchedule(request.schedule, now) : undefined;
     const operation: Operation = {
       processObjId: randomUUID(),
       operationType: 'ENVIRONMENTUPDATE',
@@ -234,6 +243,7 @@ export class EnvironmentService {
       progressPerc: 0,
       ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
       ...(request.sync ? { sync: request.sync } : {}),
+      ...planned,
     };
     // A delivered change runs its commands as the main node's operation did.
     const options = { ...caller.internal?.options, ...(request.exact ? { exact: true } : {}), ...(request.rollbackOnFailure ? { rollbackOnFailure: true } : {}) };
@@ -252,9 +262,26 @@ export class EnvironmentService {
     const insert = () => this.lifecycle.queue(operation);
     const result = origin !== undefined && this.admitDelivery ? await this.admitDelivery(processor.name, origin, insert) : await insert();
     if (result.created) {
-      this.log.info({ operationId: operation.processObjId, processor: processor.name, commands }, 'operation queued');
+      this.log.info({
+        operationId: operation.processObjId, processor: processor.name, commands,
+        ...(planned ? { notBefore: planned.notBefore, notAfter: planned.notAfter, window: planned.window } : {}),
+      }, 'operation queued');
     }
     return result;
+  }
+
+  /**
+   * A schedule resolved to the concrete times stored on the operation (`notBefore`, `notAfter`, …); the window is
+   * looked up in this node's store (the main node's). 400 WINDOW_NOT_FOUND, WINDOW_NEVER_OPENS. requestUpdate calls
+   * it for each operation (each draws its own random delay); a batch may call it first to refuse a bad schedule
+   * before it queues anything.
+   */
+  async resolveSchedule(schedule: ScheduleRequest, now = Date.now()): Promise<PlannedSchedule> {
+    const window = schedule.window === undefined ? undefined : await this.store.findWindow(schedule.window);
+    if (schedule.window !== undefined && !window) {
+      throw new InvalidInputError('WINDOW_NOT_FOUND', `no maintenance window "${schedule.window}"${this.isMainNode ? '' : ' (windows are kept on the main node)'}`);
+    }
+    return planSchedule(schedule, window, now);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { isFinal, OPERATION_STATUSES, type Operation, type OperationLogLine, type OperationStatus } from '../domain/operation.ts';
+import type { ScheduleRequest } from '../domain/schedules.ts';
 import type { Caller } from '../domain/user.ts';
 import type { Lifecycle } from '../lifecycle/lifecycle.ts';
 import type { OperationWorker } from '../queue/worker.ts';
@@ -82,7 +83,7 @@ export class OperationService {
 
   /** Several commands as one operation; a repeated Idempotency-Key answers the first operation. */
   async submit(caller: Caller, processorName: string, commands: string[], workspace: string, idempotencyKey?: string,
-    options: { rollbackOnFailure?: boolean } = {}): Promise<{ operation: Operation; created: boolean }> {
+    options: { rollbackOnFailure?: boolean; schedule?: ScheduleRequest } = {}): Promise<{ operation: Operation; created: boolean }> {
     const processor = await this.environments.processorForRead(caller, processorName);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new InvalidInputError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1 to 200 visible ASCII characters');
@@ -91,6 +92,7 @@ export class OperationService {
     const result = await this.environments.requestUpdate(caller, {
       processorId: processor.processorId, workspace, updateCommands: commands, ...(scopedKey ? { idempotencyKey: scopedKey } : {}),
       ...(options.rollbackOnFailure ? { rollbackOnFailure: true } : {}),
+      ...(options.schedule ? { schedule: options.schedule } : {}),
     });
     if (!result.created && result.operation.processorId !== processor.processorId) {
       throw new ConflictError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for another processor');

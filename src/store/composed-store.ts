@@ -5,9 +5,11 @@ import type { Generation, GenerationDraft, GenerationSummary } from '../domain/g
 import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
+import type { MaintenanceWindow } from '../domain/schedules.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 import type {
   AccountStore, BatchStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
+  WindowStore,
 } from './types.ts';
 
 /** One implementation per port: what an adapter is made of. */
@@ -20,6 +22,7 @@ export interface StoreParts {
   generations: GenerationStore;
   holds: HoldStore;
   batches: BatchStore;
+  windows: WindowStore;
 }
 
 /**
@@ -64,6 +67,7 @@ export abstract class ComposedStore implements Store {
     return this.parts.operations.renewLeases(processObjIds, owner, leaseUntil);
   }
   listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]> { return this.parts.operations.listLapsedOperations(nodeCode, now); }
+  listMissedOperations(nodeCode: string, now: number, limit: number): Promise<Operation[]> { return this.parts.operations.listMissedOperations(nodeCode, now, limit); }
   appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void> {
     return this.parts.operations.appendOperationLog(processObjId, lines, emit);
   }
@@ -107,4 +111,9 @@ export abstract class ComposedStore implements Store {
   saveBatch(batch: Batch): Promise<void> { return this.parts.batches.saveBatch(batch); }
   findBatch(batchId: string): Promise<Batch | undefined> { return this.parts.batches.findBatch(batchId); }
   listBatches(filter: { userId?: string; limit: number; offset: number }): Promise<Batch[]> { return this.parts.batches.listBatches(filter); }
+
+  saveWindow(window: MaintenanceWindow): Promise<void> { return this.parts.windows.saveWindow(window); }
+  findWindow(name: string): Promise<MaintenanceWindow | undefined> { return this.parts.windows.findWindow(name); }
+  listWindows(): Promise<MaintenanceWindow[]> { return this.parts.windows.listWindows(); }
+  removeWindow(name: string): Promise<boolean> { return this.parts.windows.removeWindow(name); }
 }

@@ -5,6 +5,7 @@ import type { Batch } from '../domain/batches.ts';
 import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
+import type { MaintenanceWindow } from '../domain/schedules.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 
 /** A compute node as WASDI lists it in `nodes` (reference §6). */
@@ -22,6 +23,8 @@ export interface OperationFilter {
   status?: OperationStatus | readonly OperationStatus[];
   userId?: string;
   nodeCode?: string;
+  /** Only operations bound to this maintenance window. */
+  window?: string;
   /** operationTimestamp bounds, ms, inclusive. */
   since?: number;
   until?: number;
@@ -80,8 +83,9 @@ export interface OperationStore {
   updateOperation(processObjId: string, from: readonly OperationStatus[], patch: Partial<Operation>, emit?: Emit<Operation>): Promise<Operation | undefined>;
 
   /**
-   * The queue's atomic claim: the oldest CREATED operation of `nodeCode` whose processor has no RUNNING operation
-   * becomes RUNNING (`operationTransitions.claim`), held by `owner` until `leaseUntil`. Two workers, in one process
+   * The queue's atomic claim: the oldest CREATED operation of `nodeCode` whose processor has no RUNNING operation,
+   * and that may start at `now` (no `notBefore` after it, no `notAfter` at or before it: a scheduled operation that
+   * waits blocks nothing behind it), becomes RUNNING (`operationTransitions.claim`), held by `owner` until `leaseUntil`. Two workers, in one process
    * or two on the same store, never claim the same operation, nor two operations of one processor at once.
    * Answers undefined when nothing can be claimed.
    */
@@ -90,6 +94,8 @@ export interface OperationStore {
   renewLeases(processObjIds: readonly string[], owner: string, leaseUntil: number): Promise<void>;
   /** RUNNING operations of `nodeCode` whose lease ended before `now` (their worker died). */
   listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]>;
+  /** CREATED operations of `nodeCode` that missed their window: `notAfter` at or before `now`; oldest first, at most `limit`. */
+  listMissedOperations(nodeCode: string, now: number, limit: number): Promise<Operation[]>;
 
   /** Appends lines to an operation's log; seq numbers are given by the store, increasing from 1. */
   appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void>;
@@ -141,6 +147,17 @@ export interface BatchStore {
   listBatches(filter: { userId?: string; limit: number; offset: number }): Promise<Batch[]>;
 }
 
+/** Maintenance windows (domain/schedules.ts), kept on the main node; one per name. */
+export interface WindowStore {
+  /** Inserts the window, or replaces the one of the same name. */
+  saveWindow(window: MaintenanceWindow): Promise<void>;
+  findWindow(name: string): Promise<MaintenanceWindow | undefined>;
+  /** By name. */
+  listWindows(): Promise<MaintenanceWindow[]>;
+  /** Answers whether there was one. */
+  removeWindow(name: string): Promise<boolean>;
+}
+
 /** The event journal: ids increase; every process on the store reads the same journal. */
 export interface EventStore {
   /** Journals events that no record write carries (a command started, packages changed on disk). */
@@ -181,7 +198,8 @@ export interface GenerationStore {
  * Any method may reject with StoreUnavailableError (`domain/errors.ts`) when the store cannot answer: locked by
  * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
  */
-export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore, HoldStore, BatchStore {
+export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore, HoldStore, BatchStore,
+  WindowStore {
   readonly kind: 'embedded' | 'mongodb';
   close(): Promise<void>;
 }

@@ -72,3 +72,29 @@ test.serial('cancelling a batch stops its operations that have not started, once
   const again = await post(`batches/${batch.body.batchId}/cancel`, admin);
   t.is(again.body.cancelledAt, cancelled.body.cancelledAt, 'the first cancel is the one recorded');
 });
+
+test.serial('a scheduled batch plans each processor\'s operation on its own within the delay window; an unknown window queues nothing', async (t) => {
+  const svc = await startTestService({}, { worker: false });
+  t.teardown(() => svc.close());
+  const owner = await svc.login('demo');
+  const post = async (json: unknown) => {
+    const res = await svc.http.post('batches', { headers: { 'x-session-token': owner }, json });
+    return { status: res.statusCode, body: JSON.parse(res.body) };
+  };
+  const after = Date.now() + 3_600_000;
+  const batch = await post({ processors: ['sample_pip', 'sample_oneshot'], action: 'upgrade-all', deliverAfter: new Date(after).toISOString(), deliverDelayWindowMinutes: 30 });
+  t.is(batch.status, 202, JSON.stringify(batch.body));
+  t.like(batch.body.schedule, { deliverDelayWindowMinutes: 30 });
+  for (const o of batch.body.operations) {
+    const op = await svc.store.findOperation(o.operationId);
+    t.is(op?.status, 'CREATED');
+    t.true(op!.notBefore! >= Math.floor(after / 1000) * 1000 && op!.notBefore! <= after + 30 * 60_000, `planned at ${new Date(op!.notBefore!).toISOString()}`);
+  }
+  const before = (await svc.store.listOperations({ limit: 100, offset: 0 })).length;
+  for (const [fields, code] of [[{ window: 'nightly' }, 'WINDOW_NOT_FOUND'], [{ deliverAfter: 'tomorrow' }, 'INVALID_DELIVER_AFTER'], [{ deliverDelayWindowMinutes: -1 }, 'INVALID_DELAY_WINDOW']] as const) {
+    const res = await post({ processors: ['sample_pip'], action: 'upgrade-all', ...fields });
+    t.is(res.status, 400, JSON.stringify(fields));
+    t.is(res.body.error.code, code);
+  }
+  t.is((await svc.store.listOperations({ limit: 100, offset: 0 })).length, before, 'nothing was queued for them');
+});

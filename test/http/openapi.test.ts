@@ -56,7 +56,7 @@ function concretePath(path: string, op: Operation): string {
 function appOf(svc: TestService) {
   return buildApp({
     log: svc.log, sessions: svc.sessions, environments: svc.environments, operations: svc.operations, events: svc.events, generations: svc.generations,
-    plans: svc.plans, inventory: svc.inventory, holds: svc.holds, fleet: { batches: svc.batches, updates: svc.updates }, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
+    plans: svc.plans, inventory: svc.inventory, holds: svc.holds, fleet: { batches: svc.batches, updates: svc.updates }, schedules: svc.schedules, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
     store: svc.store, catalog: svc.catalog, nodeCode: svc.config.nodeCode, ...(svc.fanout ? { fanout: svc.fanout } : {}),
   });
 }

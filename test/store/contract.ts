@@ -7,6 +7,7 @@ import { holdContract } from './contract-holds.ts';
 import { logContract } from './contract-logs.ts';
 import { operationContract } from './contract-operations.ts';
 import { recordContract } from './contract-records.ts';
+import { scheduleContract } from './contract-schedules.ts';
 
 /**
  * The store contract: the ava tests every adapter of `src/store/types.ts` must pass. `open` must answer a fresh,
@@ -22,4 +23,5 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
   eventContract(name, open, options);
   generationContract(name, open);
   holdContract(name, open);
+  scheduleContract(name, open);
 }

@@ -93,3 +93,25 @@ test('embedded: everything survives close and reopen, and the queue and log go o
   await second.appendOperationLog('a1', [{ t: T0 + 1, stream: 'stdout', line: 'after' }]);
   t.deepEqual((await second.readOperationLog('a1')).map((l) => [l.seq, l.line]), [[1, 'before'], [2, 'after']]);
 });
+
+test('embedded: a store file from before schedules is migrated, and its queued operations stay claimable', async (t) => {
+  const file = freshFile();
+  const current = new SqliteStore(file);
+  await current.insertOperation(operation({ processObjId: 'old', operationTimestamp: T0 }));
+  // Back to the schema before the schedule migration (and the batches one after it), as a file written by the
+  // procenv before them.
+  current.db.exec(`DROP INDEX processworkspace_missed; ALTER TABLE processworkspace DROP COLUMN notBefore;
+    ALTER TABLE processworkspace DROP COLUMN notAfter; DROP TABLE maintenancewindows; DROP TABLE batches;`);
+  const version = current.db.pragma('user_version', { simple: true }) as number;
+  current.db.pragma(`user_version = ${version - 2}`);
+  await current.close();
+
+  const migrated = new SqliteStore(file);
+  t.teardown(() => migrated.close());
+  t.is(migrated.db.pragma('user_version', { simple: true }), version);
+  t.deepEqual(await migrated.listWindows(), []);
+  await migrated.insertOperation(operation({ processObjId: 'scheduled', productName: 'beta', notBefore: T0 + 60_000, operationTimestamp: T0 + 1 }));
+  t.is((await migrated.claimNextOperation(MAIN, 'w1', T0 + 60_000, T0))?.processObjId, 'old');
+  t.is(await migrated.claimNextOperation(MAIN, 'w1', T0 + 60_000, T0), undefined);
+  t.is((await migrated.claimNextOperation(MAIN, 'w1', T0 + 120_000, T0 + 60_000))?.processObjId, 'scheduled');
+});

@@ -7,7 +7,7 @@ import { describeCommand, describeCommands, formatClock, formatDuration, h, isFi
  *   processObjId: string, productName: string, userId: string, status: string, commands: string[],
  *   operationTimestamp: number, operationStartTimestamp?: number, operationEndTimestamp?: number,
  *   lastStateChangeTimestamp: number, progressPerc?: number, durationMs?: number, appliedCount?: number,
- *   error?: { code: string, message: string },
+ *   error?: { code: string, message: string }, notBefore?: number, window?: string,
  *   nodes?: { nodeCode: string, state: string, attempts: number, lastError?: string }[],
  * }} OperationView
  * @typedef {{ id: string, el: HTMLElement, readonly ended: boolean, handle(ev: import('../lib/events.js').LiveEvent): void, dispose(): void }} Follower
@@ -142,7 +142,10 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
     el.dataset.status = op.status;
     /** @type {(string | Node)[]} */
     const parts = [statusBadge(op.status)];
-    if (op.status === 'CREATED') {
+    if (op.status === 'CREATED' && op.notBefore !== undefined && op.notBefore > Date.now()) {
+      // A scheduled operation: its planned start matters more than its place in the queue.
+      parts.push(` scheduled for ${new Date(op.notBefore).toLocaleString()}${op.window ? ` (window ${op.window})` : ''}`);
+    } else if (op.status === 'CREATED') {
       parts.push(ahead === null ? ' waiting in the queue' : ahead === 0 ? ' runs next' : ` ${plural(ahead, 'operation')} ahead of it`);
     } else if (op.status === 'RUNNING') {
       if (cancelling) parts.push(' cancelling…');
@@ -246,6 +249,7 @@ export function followOperation(ctx, { operation, canWrite, onEnded, onDismiss }
         break;
       case 'operation.running':
       case 'operation.requeued':
+      case 'operation.rescheduled':
         command = null;
         apply(ev.operation);
         break;

@@ -21,7 +21,8 @@ export const batchPaths: Record<string, PathItem> = {
       requestBody: { required: true, content: { 'application/json': { schema: ref('CreateBatch') } } },
       responses: { 202: json('The batch as queued', ref('Batch'), { Location: header('`/batches/{id}`', { type: 'string', format: 'uri-reference' }, true) }) },
       errors: {
-        400: ['INVALID_BODY', 'INVALID_ACTION', 'INVALID_PROCESSORS', 'INVALID_PACKAGES', 'INVALID_SCHEDULE', 'NO_ADVISORY_DATABASE', 'MAIN_NODE_ONLY'],
+        400: ['INVALID_BODY', 'INVALID_ACTION', 'INVALID_PROCESSORS', 'INVALID_PACKAGES', 'INVALID_DELIVER_AFTER', 'INVALID_DELAY_WINDOW', 'INVALID_WINDOW_NAME',
+          'WINDOW_NOT_FOUND', 'WINDOW_NEVER_OPENS', 'NO_ADVISORY_DATABASE', 'MAIN_NODE_ONLY'],
         413: ['ENTITY_TOO_LARGE'], 415: ['HTTP_415'],
       },
     }),

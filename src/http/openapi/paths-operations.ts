@@ -6,6 +6,8 @@ import { ref, type PathItem } from './spec-types.ts';
 
 const READ_403 = ['PROCESSOR_NOT_ACCESSIBLE'];
 const BODY_400 = ['INVALID_BODY', 'INVALID_IDEMPOTENCY_KEY', 'INVALID_UPDATE_COMMAND', 'TOO_MANY_COMMANDS', 'NO_PACKAGE_MANAGER', 'PACKAGE_NOT_FOUND'];
+/** The schedule fields (README "Schedules and maintenance windows"). */
+const SCHEDULE_400 = ['INVALID_DELIVER_AFTER', 'INVALID_DELAY_WINDOW', 'INVALID_WINDOW_NAME', 'WINDOW_NOT_FOUND', 'WINDOW_NEVER_OPENS', 'WINDOW_UNCOMPUTABLE'];
 
 export const operationPaths: Record<string, PathItem> = {
   '/operations': {
@@ -54,7 +56,9 @@ export const operationPaths: Record<string, PathItem> = {
       operationId: 'submitOperation', tags: ['operations'], summary: 'Queue several commands as one operation',
       description: `At most ${MAX_COMMANDS} commands, run in order; an empty list is a refresh. The caller is authenticated before the body `
         + 'is read (an anonymous caller gets 401 whatever it sent). The same `Idempotency-Key` from the same user answers the first '
-        + 'operation again, with `Idempotent-Replayed: true`.',
+        + 'operation again, with `Idempotent-Replayed: true`. With `deliverAfter`, `deliverDelayWindowMinutes` or `window` it is a scheduled '
+        + 'operation: stored CREATED with its planned start in `notBefore` (and, with a window, `notAfter`), claimed by no worker before; '
+        + 'it reaches the compute nodes when the main node starts it.',
       parameters: [
         PROCESSOR_PATH,
         { name: 'Idempotency-Key', in: 'header', description: 'a key of the caller\'s: the same key answers the first operation again', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,200}$' } },
@@ -67,7 +71,7 @@ export const operationPaths: Record<string, PathItem> = {
         }),
       },
       errors: {
-        400: BODY_400, 403: [...READ_403, 'PROCESSOR_NOT_WRITABLE'], 409: ['IDEMPOTENCY_KEY_REUSED', 'PACKAGE_HELD'], 413: ['ENTITY_TOO_LARGE'],
+        400: [...BODY_400, ...SCHEDULE_400], 403: [...READ_403, 'PROCESSOR_NOT_WRITABLE'], 409: ['IDEMPOTENCY_KEY_REUSED', 'PACKAGE_HELD'], 413: ['ENTITY_TOO_LARGE'],
         415: ['HTTP_415'], 508: ['FORWARDING_LOOP'],
       },
     }),

@@ -1,6 +1,7 @@
 import { EVENT_TYPES, type EventType } from '../../domain/events.ts';
 import { OPERATION_STATUSES } from '../../domain/operation.ts';
 import { PROCESSOR_NAME } from '../../domain/processor.ts';
+import { MAX_DELAY_WINDOW_MINUTES, MAX_WINDOW_MINUTES, WEEKDAYS, WINDOW_NAME } from '../../domain/schedules.ts';
 import { ref, type Schema } from './spec-types.ts';
 
 /**
@@ -62,6 +63,12 @@ const operationProperties: Record<string, Schema> = {
     status: { enum: ['DONE', 'ERROR'] },
     error: ref('OperationError'),
   }, ['generation', 'commands', 'status'], 'rollbackOnFailure: what the rollback after the failure did'),
+  notBefore: ms('a scheduled operation: its planned start; no worker takes it before'),
+  notAfter: ms('a scheduled operation bound to a window: the close of the opening it is planned in; it never starts from then on, and is moved to the next opening'),
+  window: text('the maintenance window it is bound to'),
+  deliverAfter: ms('`deliverAfter` as asked'),
+  deliverDelayWindowMinutes: { type: 'integer', minimum: 0, maximum: MAX_DELAY_WINDOW_MINUTES, description: '`deliverDelayWindowMinutes` as asked' },
+  rescheduled: count('how many times it was moved to a later opening of its window'),
 };
 const operationRequired = [
   'processObjId', 'operationType', 'processorId', 'productName', 'workspaceId', 'userId', 'nodeCode', 'status', 'commands',
@@ -116,6 +123,9 @@ const EVENT_SCHEMAS: Record<EventType, [string, Schema]> = {
   }, ['lines'], 'required')],
   'operation.ended': ['OperationEndedEvent', eventSchema('operation.ended', 'DONE, ERROR or STOPPED', operationField, ['operation'], 'required')],
   'operation.requeued': ['OperationRequeuedEvent', eventSchema('operation.requeued', 'its worker died before anything ran; it waits again', operationField, ['operation'], 'required')],
+  'operation.rescheduled': ['OperationRescheduledEvent', eventSchema('operation.rescheduled', 'a scheduled operation missed its window\'s opening, or its window changed: planned anew', {
+    ...operationField, reason: text('why: `window closed`, `window changed`'),
+  }, ['operation', 'reason'], 'required')],
   'operation.cancelRequested': ['OperationCancelRequestedEvent', eventSchema('operation.cancelRequested', 'a cancel of a running operation, before its processes are killed', operationField, ['operation'], 'required')],
   'delivery.changed': ['DeliveryChangedEvent', eventSchema('delivery.changed', 'main node: a compute node\'s delivery of the operation changed state', {
     nodeCode: text('the compute node'),
@@ -199,6 +209,15 @@ export const schemas: Record<string, Schema> = {
     updateCommand: { ...ref('UpdateCommand'), description: 'one command, instead of `commands`' },
     workspace: { type: 'string', maxLength: 200, default: '-', description: 'recorded as the operation\'s workspaceId' },
     rollbackOnFailure: { type: 'boolean', default: false, description: 'when a command fails, bring the environment back to the generation it started from' },
+    deliverAfter: {
+      type: 'string', format: 'date-time', examples: ['2026-05-01T02:00:00Z', '2026-05-01T04:00:00+02:00'],
+      description: 'not before this time (ISO 8601 with `Z` or an offset, at most a year ahead); a time in the past means as soon as possible',
+    },
+    deliverDelayWindowMinutes: {
+      type: 'integer', minimum: 0, maximum: MAX_DELAY_WINDOW_MINUTES,
+      description: 'start at a random moment within this many minutes after `deliverAfter` (or now), so that a fleet is not changed all at once; with a window, drawn within what is left of its opening',
+    },
+    window: ref('WindowName'),
   }, [], 'Give `commands` (or a single `updateCommand`).'),
 
   // Events
@@ -293,7 +312,7 @@ export const schemas: Record<string, Schema> = {
     processors: { oneOf: [{ type: 'array', items: { type: 'string' } }, { enum: ['all'] }] },
     packages: { type: 'array', items: object({ name: text('package'), version: text('version') }, ['name']) },
     removeDependencies: { type: 'boolean' },
-    schedule: object({ deliverAfter: text('ISO 8601'), deliverDelayWindowMinutes: count('minutes'), window: text('window name') }, []),
+    schedule: object({ deliverAfter: ms('not before'), deliverDelayWindowMinutes: count('minutes of random delay'), window: text('maintenance window') }, [], 'when its operations may start, as asked'),
     results: { type: 'array', items: ref('BatchResult') },
     cancelledAt: ms('when it was cancelled'),
     cancelledBy: text('who cancelled it'),
@@ -331,6 +350,37 @@ export const schemas: Record<string, Schema> = {
     results: { type: 'array', items: object({ processor: text('the processor'), operationId: text('the refresh queued'), refused: ref('OperationError') }, ['processor']) },
   }, ['results']),
   PutHold: object({ reason: { type: 'string', minLength: 1, maxLength: 500, description: 'why the package is held' } }, ['reason']),
+  // Schedules
+  WindowName: { type: 'string', pattern: WINDOW_NAME.source, description: 'a maintenance window\'s name' },
+  WeeklySchedule: object({
+    days: { type: 'array', minItems: 1, items: { enum: [...WEEKDAYS] }, description: 'the days it opens on' },
+    time: { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'the local time it opens at (24 h)' },
+  }, ['days', 'time'], 'Opens on these days at this local time.'),
+  WindowSchedule: {
+    oneOf: [
+      { type: 'string', maxLength: 200, examples: ['0 2 * * 6,0', '30 1 1 * *'], description: 'a 5-field cron expression (minute hour day-of-month month day-of-week), read in the window\'s time zone' },
+      ref('WeeklySchedule'),
+    ],
+  },
+  PutWindow: object({
+    schedule: ref('WindowSchedule'),
+    durationMinutes: { type: 'integer', minimum: 1, maximum: MAX_WINDOW_MINUTES, description: 'how long each opening lasts (real minutes, also across a DST change)' },
+    timezone: { type: 'string', examples: ['Europe/Rome', 'UTC'], description: 'an IANA time zone' },
+  }, ['schedule', 'durationMinutes', 'timezone']),
+  Window: object({
+    name: ref('WindowName'),
+    schedule: ref('WindowSchedule'),
+    cron: text('the cron expression it stands for'),
+    durationMinutes: { type: 'integer', minimum: 1, maximum: MAX_WINDOW_MINUTES },
+    timezone: text('the IANA time zone, as Intl names it'),
+    userId: text('who last set it'),
+    createdAt: ms('when it was created'),
+    updatedAt: ms('when it was last set'),
+    open: { type: 'boolean', description: 'whether it is open now' },
+    openUntil: ms('open now: when this opening closes'),
+    nextOpening: ms('its next opening after now'),
+    nextClosing: ms('when that opening closes'),
+  }, ['name', 'schedule', 'cron', 'durationMinutes', 'timezone', 'userId', 'createdAt', 'updatedAt', 'open'], 'A maintenance window, with where it stands now.'),
   PackageSummaryRow: object({
     manager: { enum: ['pip', 'conda'] },
     type: text('the processor type (as processor.json has it)'),

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { InvalidInputError } from '../../domain/errors.ts';
 import { OPERATION_STATUSES } from '../../domain/operation.ts';
+import { parseSchedule, type ScheduleRequest } from '../../domain/schedules.ts';
 import { viewOf, type ListQuery, type OperationService } from '../../services/operations.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import { jsonBody } from '../json-body.ts';
@@ -26,7 +27,7 @@ function listQuery(ctx: Context): Omit<ListQuery, 'processor'> {
 }
 
 /** The commands of a JSON request: `{ "commands": ["addPackage/numpy/", …] }` or `{ "updateCommand": "…" }`. */
-function commandsOf(body: unknown): { commands: string[]; workspace: string; rollbackOnFailure: boolean } {
+function commandsOf(body: unknown): { commands: string[]; workspace: string; rollbackOnFailure: boolean; schedule?: ScheduleRequest } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidInputError('INVALID_BODY', 'the body must be a JSON object: { "commands": ["addPackage/<name>/", …] }');
   }
@@ -35,13 +36,15 @@ function commandsOf(body: unknown): { commands: string[]; workspace: string; rol
   if (typeof workspace !== 'string' || workspace.length > 200) throw new InvalidInputError('INVALID_BODY', '"workspace" must be a string');
   if (b.rollbackOnFailure !== undefined && typeof b.rollbackOnFailure !== 'boolean') throw new InvalidInputError('INVALID_BODY', '"rollbackOnFailure" must be true or false');
   const rollbackOnFailure = b.rollbackOnFailure === true;
+  const schedule = parseSchedule(b);
+  const rest = { workspace, rollbackOnFailure, ...(schedule ? { schedule } : {}) };
   if (b.commands !== undefined) {
     if (!Array.isArray(b.commands) || !b.commands.every((c) => typeof c === 'string')) {
       throw new InvalidInputError('INVALID_BODY', '"commands" must be a list of update commands (strings)');
     }
-    return { commands: b.commands as string[], workspace, rollbackOnFailure };
+    return { commands: b.commands as string[], ...rest };
   }
-  if (typeof b.updateCommand === 'string') return { commands: [b.updateCommand], workspace, rollbackOnFailure };
+  if (typeof b.updateCommand === 'string') return { commands: [b.updateCommand], ...rest };
   throw new InvalidInputError('INVALID_BODY', 'give "commands": a list of update commands (an empty list is a refresh)');
 }
 
@@ -79,9 +82,9 @@ export function operationRoutes({ sessions, operations }: OperationRoutesDeps, r
   }, json, async (ctx) => {
     const user = ctx.state.caller;
     if (!ctx.is('application/json')) throw new InvalidInputError('INVALID_BODY', 'send the commands as application/json');
-    const { commands, workspace, rollbackOnFailure } = commandsOf(ctx.request.body);
+    const { commands, workspace, rollbackOnFailure, schedule } = commandsOf(ctx.request.body);
     const key = ctx.get('idempotency-key') || undefined;
-    const { operation, created } = await operations.submit(user, ctx.params.name!, commands, workspace, key, { rollbackOnFailure });
+    const { operation, created } = await operations.submit(user, ctx.params.name!, commands, workspace, key, { rollbackOnFailure, ...(schedule ? { schedule } : {}) });
     ctx.status = 202;
     ctx.set('Location', `/operations/${operation.processObjId}`);
     if (!created) ctx.set('Idempotent-Replayed', 'true');

@@ -15,13 +15,17 @@ export class SqliteOperations implements OperationStore {
   constructor(private readonly ctx: SqliteContext) {
     const db = ctx.db;
     this.stmts = {
-      insertOperation: db.prepare('INSERT INTO processworkspace (processObjId, productName, status, userId, nodeCode, operationTimestamp, leaseExpiresAt, idempotencyKey, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      insertOperation: db.prepare(`INSERT INTO processworkspace (processObjId, productName, status, userId, nodeCode, operationTimestamp, leaseExpiresAt, idempotencyKey,
+        notBefore, notAfter, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       findOperation: db.prepare('SELECT doc FROM processworkspace WHERE processObjId = ?').pluck(),
       findOperationByKey: db.prepare('SELECT doc FROM processworkspace WHERE idempotencyKey = ?').pluck(),
-      updateOperation: db.prepare('UPDATE processworkspace SET status = ?, leaseExpiresAt = ?, doc = ? WHERE processObjId = ?'),
-      nextClaimable: db.prepare(`SELECT doc FROM processworkspace p WHERE p.status = 'CREATED' AND p.nodeCode = ?
+      updateOperation: db.prepare('UPDATE processworkspace SET status = ?, leaseExpiresAt = ?, notBefore = ?, notAfter = ?, doc = ? WHERE processObjId = ?'),
+      // A scheduled operation outside its time is passed over, not waited for: the ones behind it may go.
+      nextClaimable: db.prepare(`SELECT doc FROM processworkspace p WHERE p.status = 'CREATED' AND p.nodeCode = @nodeCode
+        AND (p.notBefore IS NULL OR p.notBefore <= @now) AND (p.notAfter IS NULL OR p.notAfter > @now)
         AND NOT EXISTS (SELECT 1 FROM processworkspace r WHERE r.status = 'RUNNING' AND r.productName = p.productName)
         ORDER BY p.operationTimestamp, p.seq LIMIT 1`).pluck(),
+      missed: db.prepare("SELECT doc FROM processworkspace WHERE status = 'CREATED' AND nodeCode = ? AND notAfter IS NOT NULL AND notAfter <= ? ORDER BY operationTimestamp, seq LIMIT ?").pluck(),
       lapsed: db.prepare("SELECT doc FROM processworkspace WHERE status = 'RUNNING' AND nodeCode = ? AND leaseExpiresAt < ? ORDER BY seq").pluck(),
       lastLogSeq: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM operationlogs WHERE processObjId = ?').pluck(),
       insertLog: db.prepare('INSERT INTO operationlogs (processObjId, seq, t, stream, line) VALUES (?, ?, ?, ?, ?)'),
@@ -40,7 +44,7 @@ export class SqliteOperations implements OperationStore {
       }
       this.stmts.insertOperation.run(operation.processObjId, operation.productName, operation.status, operation.userId,
         operation.nodeCode, operation.operationTimestamp, operation.status === 'RUNNING' ? operation.leaseExpiresAt ?? null : null,
-        operation.idempotencyKey ?? null, JSON.stringify(operation));
+        operation.idempotencyKey ?? null, operation.notBefore ?? null, operation.notAfter ?? null, JSON.stringify(operation));
       this.ctx.journal(emit?.(operation));
       return { operation, created: true };
     });
@@ -54,6 +58,7 @@ export class SqliteOperations implements OperationStore {
       .anyOf('status', filter.status)
       .is('userId = ?', filter.userId)
       .is('nodeCode = ?', filter.nodeCode)
+      .is("json_extract(doc, '$.window') = ?", filter.window)
       .is('operationTimestamp >= ?', filter.since)
       .is('operationTimestamp <= ?', filter.until);
     const sql = `SELECT doc FROM processworkspace ${w.sql} ORDER BY operationTimestamp DESC, seq DESC LIMIT ? OFFSET ?`;
@@ -70,14 +75,15 @@ export class SqliteOperations implements OperationStore {
   }
 
   private writeOperation(next: Operation): Operation {
-    this.stmts.updateOperation.run(next.status, next.status === 'RUNNING' ? next.leaseExpiresAt ?? null : null, JSON.stringify(next), next.processObjId);
+    this.stmts.updateOperation.run(next.status, next.status === 'RUNNING' ? next.leaseExpiresAt ?? null : null, next.notBefore ?? null, next.notAfter ?? null,
+      JSON.stringify(next), next.processObjId);
     return next;
   }
 
   async claimNextOperation(nodeCode: string, owner: string, leaseUntil: number, now: number, emit?: Emit<Operation>): Promise<Operation | undefined> {
     // BEGIN IMMEDIATE takes SQLite's write lock first, so the select and the update are one step for every process.
     return this.ctx.transaction(() => {
-      const candidate = parse<Operation>(this.stmts.nextClaimable.get(nodeCode));
+      const candidate = parse<Operation>(this.stmts.nextClaimable.get({ nodeCode, now }));
       if (!candidate) return undefined;
       const next = this.writeOperation({ ...candidate, ...operationTransitions.claim(owner, leaseUntil, now).patch });
       this.ctx.journal(emit?.(next));
@@ -96,6 +102,10 @@ export class SqliteOperations implements OperationStore {
 
   async listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]> {
     return this.ctx.read(() => parseAll(this.stmts.lapsed.all(nodeCode, now)));
+  }
+
+  async listMissedOperations(nodeCode: string, now: number, limit: number): Promise<Operation[]> {
+    return this.ctx.read(() => parseAll(this.stmts.missed.all(nodeCode, now, limit)));
   }
 
   async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void> {

@@ -42,6 +42,12 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (processorName, number)) WITHOUT ROWID;`,
   // Holds (domain/holds.ts): one per processor and package key.
   `CREATE TABLE holds (processorName TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (processorName, key)) WITHOUT ROWID;`,
+  // Schedules (domain/schedules.ts): a scheduled operation's planned start and the close of its window's opening, as
+  // columns the claim filters on (NULL: no schedule, as every operation stored before); maintenance windows by name.
+  `ALTER TABLE processworkspace ADD COLUMN notBefore INTEGER;
+   ALTER TABLE processworkspace ADD COLUMN notAfter INTEGER;
+   CREATE INDEX processworkspace_missed ON processworkspace (nodeCode, notAfter) WHERE status = 'CREATED' AND notAfter IS NOT NULL;
+   CREATE TABLE maintenancewindows (name TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;`,
   // Batches (domain/batches.ts): one row per batch, listed newest first, per user.
   `CREATE TABLE batches (batchId TEXT PRIMARY KEY, userId TEXT NOT NULL, createdAt INTEGER NOT NULL, doc TEXT NOT NULL);
    CREATE INDEX batches_created ON batches (createdAt);

@@ -9,6 +9,7 @@ import { SqliteBatches } from './batches.ts';
 import { SqliteHolds } from './holds.ts';
 import { SqliteOperations } from './operations.ts';
 import { SqliteProcessors } from './processors.ts';
+import { SqliteWindows } from './windows.ts';
 
 export type { SqliteStoreOptions } from './context.ts';
 
@@ -32,6 +33,7 @@ export class SqliteStore extends ComposedStore {
       generations: new SqliteGenerations(ctx),
       holds: new SqliteHolds(ctx),
       batches: new SqliteBatches(ctx),
+      windows: new SqliteWindows(ctx),
     });
     this.ctx = ctx;
     this.db = ctx.db;

@@ -5,6 +5,7 @@ import type { Batch } from '../../domain/batches.ts';
 import type { Hold } from '../../domain/holds.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
 import { parseIsPublic, type Processor } from '../../domain/processor.ts';
+import type { MaintenanceWindow } from '../../domain/schedules.ts';
 import type { Session, Sharing, User } from '../../domain/user.ts';
 import type { StoredGeneration } from '../generation-chain.ts';
 import type { Node } from '../types.ts';
@@ -64,6 +65,7 @@ export interface Collections {
   packageSets: Collection<PackageSetDoc>;
   holds: Collection<Hold>;
   batches: Collection<Batch>;
+  windows: Collection<MaintenanceWindow>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -87,6 +89,7 @@ export function collectionsOf(db: Db): Collections {
     packageSets: db.collection<PackageSetDoc>('packagesets'),
     holds: db.collection<Hold>('packageholds'),
     batches: db.collection<Batch>('packagebatches'),
+    windows: db.collection<MaintenanceWindow>('maintenancewindows'),
   };
 }
 
@@ -115,6 +118,8 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
     { key: { status: 1, nodeCode: 1, operationTimestamp: 1 } },
     { key: { productName: 1, status: 1 } },
     { key: { operationTimestamp: -1 } },
+    // The sweep for scheduled operations that missed their window (listMissedOperations); sparse: few have one.
+    { key: { notAfter: 1 }, sparse: true },
   ],
   logs: [{ key: { processObjId: 1, seq: 1 }, unique: true }],
   logCounters: [],
@@ -131,6 +136,7 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   packageSets: [],
   holds: [{ key: { processorName: 1, key: 1 }, unique: true }],
   batches: [{ key: { batchId: 1 }, unique: true }, { key: { userId: 1, createdAt: -1 } }, { key: { createdAt: -1 } }],
+  windows: [{ key: { name: 1 }, unique: true }],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {

@@ -9,13 +9,15 @@ import { MongoBatches } from './batches.ts';
 import { MongoHolds } from './holds.ts';
 import { MongoOperations } from './operations.ts';
 import { MongoProcessors } from './processors.ts';
+import { MongoWindows } from './windows.ts';
 import { withUnavailableErrors } from './unavailable.ts';
 
 /**
  * The MongoDB store: WASDI's own collections (users, sessions, userresourcepermissions in accounts.ts; processors
  * in processors.ts; nodes; processworkspace in operations.ts) plus procenv's own: operationlogs,
  * operationlogcounters (operations.ts), processorlocks (operation-claims.ts), nodedeliveries, historyepochs,
- * syncstates (cluster-records.ts), events, eventcounters (event-journal.ts), generations, packagesets (generations.ts), packageholds (holds.ts), packagebatches (batches.ts).
+ * syncstates (cluster-records.ts), events, eventcounters (event-journal.ts), generations, packagesets (generations.ts), packageholds (holds.ts),
+ * packagebatches (batches.ts), maintenancewindows (windows.ts).
  * It is the adapter a WASDI installation shares with procenv, and the one several procenv processes can share among
  * themselves. It needs no transactions (so a standalone server does), only single-document atomicity and unique
  * indexes.
@@ -34,6 +36,7 @@ export class MongoStore extends ComposedStore {
       generations: new MongoGenerations(c, journal),
       holds: new MongoHolds(c),
       batches: new MongoBatches(c),
+      windows: new MongoWindows(c),
     });
   }
 

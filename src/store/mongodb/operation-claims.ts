@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Filter } from 'mongodb';
 import { isFinal, type Operation } from '../../domain/operation.ts';
 import { type Collections, type LockDoc, NO_ID, OPERATION_TYPE, isDuplicateKeyError, toOperation, toUpdate } from './collections.ts';
 
@@ -28,7 +29,7 @@ export class OperationClaims {
     // Processors whose lock is within its lease are busy: leave their operations to the server-side filter.
     const busy = await this.c.locks.find({ leaseExpiresAt: { $gte: now } }, { projection: { _id: 1 } }).toArray();
     const cursor = this.c.operations.find(
-      { operationType: OPERATION_TYPE, status: 'CREATED', nodeCode, productName: { $nin: busy.map((l) => l._id) } },
+      { operationType: OPERATION_TYPE, status: 'CREATED', nodeCode, productName: { $nin: busy.map((l) => l._id) }, ...startsBy(now) },
       // Oldest first; `_id` (a driver ObjectId) breaks timestamp ties in insertion order.
       { sort: { operationTimestamp: 1, _id: 1 }, projection: NO_ID, batchSize: 100 },
     );
@@ -60,8 +61,9 @@ export class OperationClaims {
       await this.c.locks.deleteOne({ _id: name, token });
       return 'busy';
     }
+    // The schedule again: the operation may have been moved to a later window since the find.
     const claimed = await this.c.operations.findOneAndUpdate(
-      { processObjId: candidate.processObjId, operationType: OPERATION_TYPE, status: 'CREATED', nodeCode: candidate.nodeCode },
+      { processObjId: candidate.processObjId, operationType: OPERATION_TYPE, status: 'CREATED', nodeCode: candidate.nodeCode, ...startsBy(now) },
       { $set: { status: 'RUNNING', leaseOwner: owner, leaseExpiresAt: leaseUntil, operationStartTimestamp: now, lastStateChangeTimestamp: now } },
       { returnDocument: 'after', projection: NO_ID },
     );
@@ -126,10 +128,31 @@ export class OperationClaims {
     await this.c.locks.updateMany({ processObjId: { $in: ids }, owner }, { $set: { leaseExpiresAt: leaseUntil } });
   }
 
+  async listMissed(nodeCode: string, now: number, limit: number): Promise<Operation[]> {
+    if (limit <= 0) return [];
+    const docs = await this.c.operations
+      .find({ operationType: OPERATION_TYPE, status: 'CREATED', nodeCode, notAfter: { $lte: now } }, { sort: { operationTimestamp: 1, _id: 1 }, limit, projection: NO_ID })
+      .toArray();
+    return docs.map(toOperation);
+  }
+
   async listLapsed(nodeCode: string, now: number): Promise<Operation[]> {
     const docs = await this.c.operations
       .find({ operationType: OPERATION_TYPE, status: 'RUNNING', nodeCode, leaseExpiresAt: { $lt: now } }, { sort: { operationTimestamp: 1, _id: 1 }, projection: NO_ID })
       .toArray();
     return docs.map(toOperation);
   }
+}
+
+/**
+ * The schedule part of a claim's filter, as the embedded store's: no `notBefore` after `now`, no `notAfter` at or
+ * before it. Operations without a schedule have neither field (an undefined field is never written, see mongo-store.ts).
+ */
+function startsBy(now: number): Filter<Operation> {
+  return {
+    $and: [
+      { $or: [{ notBefore: { $exists: false } }, { notBefore: { $lte: now } }] },
+      { $or: [{ notAfter: { $exists: false } }, { notAfter: { $gt: now } }] },
+    ],
+  };
 }

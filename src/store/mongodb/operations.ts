@@ -54,6 +54,7 @@ export class MongoOperations implements OperationStore {
     if (filter.status !== undefined) query.status = typeof filter.status === 'string' ? filter.status : { $in: [...filter.status] };
     if (filter.userId !== undefined) query.userId = filter.userId;
     if (filter.nodeCode !== undefined) query.nodeCode = filter.nodeCode;
+    if (filter.window !== undefined) query.window = filter.window;
     if (filter.since !== undefined || filter.until !== undefined) {
       query.operationTimestamp = defined({ $gte: filter.since, $lte: filter.until });
     }
@@ -86,6 +87,9 @@ export class MongoOperations implements OperationStore {
   }
   listLapsedOperations(nodeCode: string, now: number): Promise<Operation[]> {
     return this.claims.listLapsed(nodeCode, now);
+  }
+  listMissedOperations(nodeCode: string, now: number, limit: number): Promise<Operation[]> {
+    return this.claims.listMissed(nodeCode, now, limit);
   }
 
   async appendOperationLog(processObjId: string, lines: readonly Omit<OperationLogLine, 'seq'>[], emit?: Emit<OperationLogLine[]>): Promise<void> {
