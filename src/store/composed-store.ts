@@ -1,12 +1,13 @@
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
+import type { IgnoreRule } from '../domain/audit-ignores.ts';
 import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 import type {
-  AccountStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
+  AccountStore, AuditIgnoreStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
 } from './types.ts';
 
 /** One implementation per port: what an adapter is made of. */
@@ -18,6 +19,7 @@ export interface StoreParts {
   events: EventStore;
   generations: GenerationStore;
   holds: HoldStore;
+  auditIgnores: AuditIgnoreStore;
 }
 
 /**
@@ -102,4 +104,9 @@ export abstract class ComposedStore implements Store {
   removeHold(processorName: string, key: string): Promise<boolean> { return this.parts.holds.removeHold(processorName, key); }
   listHolds(processorName?: string): Promise<Hold[]> { return this.parts.holds.listHolds(processorName); }
   replaceHolds(processorName: string, holds: readonly Hold[]): Promise<void> { return this.parts.holds.replaceHolds(processorName, holds); }
+
+  saveIgnoreRule(rule: IgnoreRule): Promise<void> { return this.parts.auditIgnores.saveIgnoreRule(rule); }
+  findIgnoreRule(id: string): Promise<IgnoreRule | undefined> { return this.parts.auditIgnores.findIgnoreRule(id); }
+  removeIgnoreRule(id: string): Promise<boolean> { return this.parts.auditIgnores.removeIgnoreRule(id); }
+  listIgnoreRules(): Promise<IgnoreRule[]> { return this.parts.auditIgnores.listIgnoreRules(); }
 }

@@ -1,4 +1,5 @@
 import type { Store } from '../../src/store/types.ts';
+import { auditIgnoreContract } from './contract-audit-ignores.ts';
 import { claimContract } from './contract-claims.ts';
 import { clusterContract } from './contract-cluster.ts';
 import { type EventContractOptions, eventContract } from './contract-events.ts';
@@ -22,4 +23,5 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
   eventContract(name, open, options);
   generationContract(name, open);
   holdContract(name, open);
+  auditIgnoreContract(name, open);
 }

@@ -42,6 +42,9 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (processorName, number)) WITHOUT ROWID;`,
   // Holds (domain/holds.ts): one per processor and package key.
   `CREATE TABLE holds (processorName TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (processorName, key)) WITHOUT ROWID;`,
+  // Ignore rules of the vulnerability audit (domain/audit-ignores.ts), listed oldest first.
+  `CREATE TABLE auditignores (id TEXT PRIMARY KEY, createdAt INTEGER NOT NULL, doc TEXT NOT NULL);
+   CREATE INDEX auditignores_created ON auditignores (createdAt, id);`,
 ];
 
 const SCHEMA_VERSION = MIGRATIONS.length;

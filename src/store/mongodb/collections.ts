@@ -1,5 +1,6 @@
 import { MongoServerError, type Binary, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { EventDraft } from '../../domain/events.ts';
+import type { IgnoreRule } from '../../domain/audit-ignores.ts';
 import type { Delivery, SyncState } from '../../domain/cluster.ts';
 import type { Hold } from '../../domain/holds.ts';
 import type { Operation, OperationLogLine } from '../../domain/operation.ts';
@@ -62,6 +63,7 @@ export interface Collections {
   generations: Collection<StoredGeneration>;
   packageSets: Collection<PackageSetDoc>;
   holds: Collection<Hold>;
+  auditIgnores: Collection<IgnoreRule>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -84,6 +86,7 @@ export function collectionsOf(db: Db): Collections {
     generations: db.collection<StoredGeneration>('generations'),
     packageSets: db.collection<PackageSetDoc>('packagesets'),
     holds: db.collection<Hold>('packageholds'),
+    auditIgnores: db.collection<IgnoreRule>('auditignores'),
   };
 }
 
@@ -127,6 +130,7 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   generations: [{ key: { processorName: 1, number: 1 }, unique: true }],
   packageSets: [],
   holds: [{ key: { processorName: 1, key: 1 }, unique: true }],
+  auditIgnores: [{ key: { id: 1 }, unique: true }, { key: { createdAt: 1, id: 1 } }],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {
