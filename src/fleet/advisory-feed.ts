@@ -139,7 +139,8 @@ export class AdvisoryFeed {
     } catch (err) {
       const message = err instanceof AdvisoryLoadError ? err.message : 'the advisory database could not be read';
       this.state = { ...this.state, loading: false, lastError: { at: now(), message } };
-      this.o.log.warn({ err, kept: this.database ? 'the previous database' : 'none' }, 'advisory database not loaded');
+      const kept = this.database ? 'the previous database' : 'none';
+      this.o.log.warn(err instanceof AdvisoryLoadError ? { reason: message, kept } : { err, kept }, 'advisory database not loaded');
     } finally {
       this.firstLoaded();
     }
