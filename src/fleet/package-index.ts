@@ -248,6 +248,12 @@ export class PackageIndex {
       .sort((a, b) => (a.manager === b.manager ? (a.type < b.type ? -1 : a.type > b.type ? 1 : 0) : a.manager < b.manager ? -1 : 1));
   }
 
+  /** One processor's packages as indexed now (by package key), or undefined when it has none indexed. */
+  packagesOf(name: string): { processor: Processor; manager: ManagerKind; packages: ReadonlyMap<string, IndexedPackage> } | undefined {
+    const entry = this.entries.get(name);
+    return entry && { processor: entry.processor, manager: entry.manager, packages: entry.packages };
+  }
+
   /** The processors indexed now (for the readable check of a caller). */
   processors(): Processor[] {
     return [...this.entries.values()].map((e) => e.processor);

@@ -5,7 +5,7 @@ import type { ManagerKind } from '../../domain/processor.ts';
 import type { SearchFilters } from '../../fleet/package-index.ts';
 import type { InventoryService } from '../../services/inventory.ts';
 import type { SessionService } from '../../services/sessions.ts';
-import { intParam, queryParam } from '../params.ts';
+import { boolParam, intParam, queryParam } from '../params.ts';
 
 export interface PackageRoutesDeps {
   sessions: SessionService;
@@ -13,14 +13,6 @@ export interface PackageRoutesDeps {
 }
 
 const MANAGERS: readonly ManagerKind[] = ['pip', 'conda'];
-
-function boolParam(ctx: Context, name: string): boolean | undefined {
-  const raw = queryParam(ctx, name);
-  if (raw === undefined || raw === '') return undefined;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new InvalidInputError('INVALID_PARAMETER', `query parameter "${name}" takes true or false; got ${JSON.stringify(raw.slice(0, 40))}`);
-}
 
 /** The search filters of a request; `installed=false` asks for packages installed nowhere, which the index has none of. */
 function filtersOf(ctx: Context): SearchFilters & { none?: true } {
