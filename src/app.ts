@@ -9,6 +9,7 @@ import { openapiRoutes } from './http/routes/openapi.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { eventRoutes } from './http/routes/events.ts';
+import { auditRoutes } from './http/routes/audit.ts';
 import { generationRoutes } from './http/routes/generations.ts';
 import { holdRoutes } from './http/routes/holds.ts';
 import { packageRoutes } from './http/routes/packages.ts';
@@ -18,6 +19,7 @@ import { operationRoutes } from './http/routes/operations.ts';
 import { panelFiles } from './http/panel-files.ts';
 import { processorRoutes } from './http/routes/processors.ts';
 import { ProcessorSummaryService } from './services/processor-summaries.ts';
+import type { AuditService } from './services/audit.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
 import type { GenerationService } from './services/generations.ts';
@@ -44,6 +46,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   inventory?: InventoryService;
   /** Holds (GET/PUT/DELETE /processors/:name/holds…); absent: none. */
   holds?: HoldService;
+  /** The vulnerability audit (GET /audit, /processors/:name/audit, /audit/ignores…); absent: none. */
+  audit?: AuditService;
   /**
    * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
    * panel's processor list counts packages in (GET /processors); absent: neither route.
@@ -79,6 +83,7 @@ export function buildApp(deps: AppDeps): Koa {
   if (deps.plans) planRoutes({ sessions: deps.sessions, plans: deps.plans }, router);
   if (deps.inventory) packageRoutes({ sessions: deps.sessions, inventory: deps.inventory }, router);
   if (deps.holds) holdRoutes({ sessions: deps.sessions, holds: deps.holds }, router);
+  if (deps.audit) auditRoutes({ sessions: deps.sessions, audit: deps.audit }, router);
   if (deps.catalog) {
     catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
     const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });

@@ -14,10 +14,12 @@ import { createManagers, environmentProblemOf } from './managers/registry.ts';
 import type { ManagerRegistry } from './managers/types.ts';
 import { FanoutService } from './nodes/fanout.ts';
 import { PeerClient } from './nodes/peer-client.ts';
+import { AdvisoryFeed } from './fleet/advisory-feed.ts';
 import { Reporter } from './nodes/reporter.ts';
 import { ClusterStatus } from './nodes/status.ts';
 import { SyncService } from './nodes/sync.ts';
 import { OperationWorker } from './queue/worker.ts';
+import { AuditService } from './services/audit.ts';
 import { EnvironmentService } from './services/environments.ts';
 import { EventService } from './services/events.ts';
 import { GenerationService } from './services/generations.ts';
@@ -43,6 +45,10 @@ export interface Service {
   readonly plans: PlanService;
   readonly inventory: InventoryService;
   readonly holds: HoldService;
+  /** The vulnerability audit (its database: `advisories`). */
+  readonly audit: AuditService;
+  /** The advisory database, when `advisories` names one. */
+  readonly advisories?: AdvisoryFeed;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -141,6 +147,8 @@ export async function startService(config: Config, options: {
   catalog.on('processor', (name: string) => void generations.firstSeen(name));
   const operations = new OperationService(store, lifecycle, environments, worker);
   const inventory = new InventoryService({ store, catalog });
+  const advisories = config.advisories !== '' ? new AdvisoryFeed({ path: config.advisories, log: log.child({ component: 'advisories' }) }) : undefined;
+  const audit = new AuditService({ store, environments, inventory, ...(advisories ? { advisories } : {}) });
   const plans = new PlanService({
     store, environments, generations, managers, catalog, log: generationsLog, ttlMs: config['plans.ttlMinutes'] * 60_000,
     maxPlans: config['plans.max'], dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
@@ -163,6 +171,8 @@ export async function startService(config: Config, options: {
   await hub.start();
   await bridge?.start();
   const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, generations, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
+  // The first load runs in the background (a whole export takes a moment); answers say `loading` until it ends.
+  await advisories?.start();
   await worker.start();
   await fanout?.start();
   const readiness = {
@@ -173,7 +183,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, audit, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -210,11 +220,12 @@ export async function startService(config: Config, options: {
       peer.close();
       await worker.stop();
       await firstSeen;
+      await advisories?.stop();
       await catalog.stop();
       await store.close();
       log.info('stopped');
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, audit, ...(advisories ? { advisories } : {}), hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

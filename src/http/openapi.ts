@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CLUSTER_KEY_HEADER } from '../nodes/cluster-headers.ts';
+import { auditPaths } from './openapi/paths-audit.ts';
 import { clusterPaths } from './openapi/paths-cluster.ts';
 import { generationPaths } from './openapi/paths-generations.ts';
 import { holdPaths, packagePaths } from './openapi/paths-packages.ts';
@@ -8,6 +9,7 @@ import { operationPaths } from './openapi/paths-operations.ts';
 import { servicePaths } from './openapi/paths-service.ts';
 import { wasdiPaths } from './openapi/paths-wasdi.ts';
 import { schemas } from './openapi/schemas.ts';
+import { auditSchemas } from './openapi/schemas-audit.ts';
 import type { OpenApiDocument } from './openapi/spec-types.ts';
 
 export type { OpenApiDocument } from './openapi/spec-types.ts';
@@ -40,6 +42,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'operations', description: 'procenv\'s operation API: follow, list, cancel, several commands at once' },
     { name: 'events', description: 'Live events (Server-Sent Events)' },
     { name: 'packages', description: 'The packages across every processor you can read: summary, search, count; holds' },
+    { name: 'audit', description: 'Installed packages against an offline OSV advisory database; ignore rules' },
     { name: 'generations', description: 'Every state of a processor\'s environment: list, manifest, difference, export; plans and restores' },
     { name: 'cluster', description: 'The compute nodes as the main node sees them' },
     { name: 'cluster-internal', description: 'Node-to-node calls (cluster key)' },
@@ -48,9 +51,9 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'operator', description: 'Liveness, readiness, metrics' },
     { name: 'meta', description: 'This document' },
   ],
-  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...clusterPaths, ...servicePaths },
+  paths: { ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...auditPaths, ...clusterPaths, ...servicePaths },
   components: {
-    schemas,
+    schemas: { ...schemas, ...auditSchemas },
     securitySchemes: {
       sessionToken: {
         type: 'apiKey', in: 'header', name: 'x-session-token',
