@@ -1,4 +1,4 @@
-import { compare, eq, gt, valid } from '@renovatebot/pep440';
+import { compare, valid } from '@renovatebot/pep440';
 
 /**
  * Security advisories in the OSV format (https://ossf.github.io/osv-schema/), as an offline database gives them
@@ -25,7 +25,7 @@ export interface PackageAdvisory {
   advisory: AdvisoryInfo;
   /** The package's PEP 503 key. */
   key: string;
-  /** ECOSYSTEM ranges, each one's events sorted in PEP 440 order (introduced "0" first); events PEP 440 cannot parse are left out. */
+  /** ECOSYSTEM ranges, each one's events (those PEP 440 cannot read left out). */
   ranges: RangeEvent[][];
   /** Explicit affected versions, as the advisory spells them. */
   versions: ReadonlySet<string>;
@@ -74,11 +74,9 @@ function summaryOf(doc: Record<string, unknown>): string {
   return '';
 }
 
-/** Sorts events in PEP 440 order, introduced "0" (every version) first; drops those PEP 440 cannot read. */
-function sortedEvents(events: RangeEvent[]): RangeEvent[] {
-  const readable = events.filter((e) => (e.kind === 'introduced' && e.version === '0') || pep440(e.version) !== null);
-  const rank = (e: RangeEvent) => (e.kind === 'introduced' && e.version === '0' ? -1 : 0);
-  return readable.sort((a, b) => rank(a) - rank(b) || (rank(a) === -1 ? 0 : compare(a.version, b.version)));
+/** The events PEP 440 can place (introduced "0", every version, included); `compile` orders them. */
+function readableEvents(events: RangeEvent[]): RangeEvent[] {
+  return events.filter((e) => (e.kind === 'introduced' && e.version === '0') || pep440(e.version) !== null);
 }
 
 /**
@@ -128,8 +126,8 @@ export function parseOsvAdvisory(doc: unknown): ParsedAdvisory {
           events.push({ kind, version });
         }
       }
-      const sorted = sortedEvents(events);
-      if (sorted.length > 0) merged.events.push(sorted);
+      const readable = readableEvents(events);
+      if (readable.length > 0) merged.events.push(readable);
     }
   }
   const packages = [...byKey].map(([key, { events, versions }]): PackageAdvisory => ({
@@ -139,30 +137,126 @@ export function parseOsvAdvisory(doc: unknown): ParsedAdvisory {
   return { ok: true, advisory, packages };
 }
 
-/** OSV's evaluation of one range: walk the sorted events, each introduced opening and each fixed/last_affected closing. */
-function inRange(events: readonly RangeEvent[], version: string): boolean {
-  let affected = false;
-  for (const e of events) {
-    if (e.kind === 'introduced') {
-      if (e.version === '0' || !gt(e.version, version)) affected = true;
-    } else if (e.kind === 'fixed') {
-      if (!gt(e.version, version)) affected = false;
-    } else if (gt(version, e.version)) {
-      affected = false;
+/**
+ * The versions one package's advisories name, put in PEP 440 order once (by the library's `compare`), so that
+ * matching compares positions instead of parsing versions again and again: a package with a hundred advisories
+ * listing hundreds of versions each is checked in microseconds. Position 2i+1 is the i-th distinct version, 2i a
+ * version between the (i-1)-th and the i-th, 2n one above them all; introduced "0" is below everything.
+ */
+class VersionScale {
+  /** One version per distinct PEP 440 value, ascending. */
+  private readonly distinct: string[] = [];
+  private readonly rankOf = new Map<string, number>();
+
+  constructor(versions: Iterable<string>) {
+    const sorted = [...new Set(versions)].filter((v) => pep440(v) !== null).sort(compare);
+    for (const v of sorted) {
+      if (this.distinct.length === 0 || compare(this.distinct[this.distinct.length - 1]!, v) !== 0) this.distinct.push(v);
+      this.rankOf.set(v, this.distinct.length - 1);
     }
   }
-  return affected;
+
+  /** Where a version stands; undefined when PEP 440 cannot read it. */
+  position(version: string): number | undefined {
+    const rank = this.rankOf.get(version);
+    if (rank !== undefined) return 2 * rank + 1;
+    if (pep440(version) === null) return undefined;
+    let lo = 0;
+    let hi = this.distinct.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (compare(this.distinct[mid]!, version) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.distinct.length && compare(this.distinct[lo]!, version) === 0 ? 2 * lo + 1 : 2 * lo;
+  }
+}
+
+const EVERY_VERSION = -1;
+interface PlacedEvent { kind: RangeEventKind; position: number }
+interface CompiledAdvisory {
+  pa: PackageAdvisory;
+  /** Each range's events by position, introduced before fixed at one position. */
+  ranges: PlacedEvent[][];
+  /** Positions of the explicit versions PEP 440 reads. */
+  listed: Set<number>;
+}
+
+/** One package's advisories with their versions placed on one scale: what matching and the security target run on. */
+export class PackageMatcher {
+  private readonly scale: VersionScale;
+  private readonly compiled: CompiledAdvisory[];
+
+  constructor(readonly advisories: readonly PackageAdvisory[]) {
+    this.scale = new VersionScale(advisories.flatMap((pa) => [...pa.ranges.flat().map((e) => e.version), ...pa.versions]));
+    const order: Record<RangeEventKind, number> = { introduced: 0, last_affected: 1, fixed: 2 };
+    this.compiled = advisories.map((pa) => ({
+      pa,
+      ranges: pa.ranges.map((events) => events
+        .map((e) => ({ kind: e.kind, position: e.kind === 'introduced' && e.version === '0' ? EVERY_VERSION : this.scale.position(e.version)! }))
+        .sort((a, b) => a.position - b.position || order[a.kind] - order[b.kind])),
+      listed: new Set([...pa.versions].map((v) => this.scale.position(v)).filter((p): p is number => p !== undefined)),
+    }));
+  }
+
+  /** The advisories (of those given, or all) that affect this version. */
+  affecting(version: string, among: (pa: PackageAdvisory) => boolean = () => true): PackageAdvisory[] {
+    const position = this.scale.position(version);
+    return this.compiled.filter((c) => among(c.pa) && hits(c, version, position)).map((c) => c.pa);
+  }
+
+  /**
+   * The security target of an installed version: the advisories that affect it, and the lowest version among the
+   * advisories' fixed versions above it that none of them affects. `counted` leaves advisories out (ignored ones).
+   * No version when the installed one is not PEP 440 (what is "above" it is unknown) or when every fixed version is
+   * still affected by some advisory.
+   */
+  securityTarget(installedVersion: string, counted: (pa: PackageAdvisory) => boolean = () => true): SecurityTarget {
+    const active = this.compiled.filter((c) => counted(c.pa));
+    const installedAt = this.scale.position(installedVersion);
+    const ids = [...new Set(active.filter((c) => hits(c, installedVersion, installedAt)).map((c) => c.pa.advisory.id))].sort();
+    if (ids.length === 0 || installedAt === undefined) return { advisories: ids };
+    const candidates = new Map<number, string>();
+    for (const c of active) {
+      for (const fixed of c.pa.fixed) {
+        const at = this.scale.position(fixed)!;
+        if (at > installedAt && !candidates.has(at)) candidates.set(at, fixed);
+      }
+    }
+    for (const [at, version] of [...candidates].sort((a, b) => a[0] - b[0])) {
+      if (!active.some((c) => hits(c, version, at))) return { advisories: ids, version };
+    }
+    return { advisories: ids };
+  }
 }
 
 /**
- * Whether the advisory affects this version of its package: an explicit `versions` entry (the very string, or an
- * equal PEP 440 version), or an ECOSYSTEM range. A version PEP 440 cannot read matches only an explicit entry, exactly.
+ * OSV's evaluation: an explicit `versions` entry (the very string, or an equal PEP 440 version), or an ECOSYSTEM
+ * range walked in order, each introduced opening and each fixed (at or below the version) or last_affected (below
+ * it) closing. A version PEP 440 cannot read (`position` undefined) matches only an explicit entry, exactly.
  */
+function hits(c: CompiledAdvisory, version: string, position: number | undefined): boolean {
+  if (c.pa.versions.has(version)) return true;
+  if (position === undefined) return false;
+  if (c.listed.has(position)) return true;
+  return c.ranges.some((events) => {
+    let affected = false;
+    for (const e of events) {
+      if (e.kind === 'introduced') {
+        if (e.position <= position) affected = true;
+      } else if (e.kind === 'fixed') {
+        if (e.position <= position) affected = false;
+      } else if (e.position < position) {
+        affected = false;
+      }
+    }
+    return affected;
+  });
+}
+
+/** Whether the advisory affects this version of its package (see `hits`). */
 export function affects(pa: PackageAdvisory, version: string): boolean {
-  if (pa.versions.has(version)) return true;
-  if (pep440(version) === null) return false;
-  for (const v of pa.versions) if (pep440(v) !== null && eq(v, version)) return true;
-  return pa.ranges.some((events) => inRange(events, version));
+  return new PackageMatcher([pa]).affecting(version).length > 0;
 }
 
 export interface SecurityTarget {
@@ -172,19 +266,9 @@ export interface SecurityTarget {
   version?: string;
 }
 
-/**
- * The security target of an installed version, given every advisory on its package that counts (the ignored ones
- * left out by the caller): the advisories that affect it, and the lowest version among the advisories' fixed
- * versions above the installed one that none of them affects. None when the installed version is not PEP 440 (what
- * is "above" it is unknown) or when every fixed version is still affected by some advisory.
- */
+/** The security target of an installed version given every advisory on its package that counts (see PackageMatcher). */
 export function securityTargetOf(advisories: readonly PackageAdvisory[], installedVersion: string): SecurityTarget {
-  const affecting = advisories.filter((a) => affects(a, installedVersion));
-  const ids = [...new Set(affecting.map((a) => a.advisory.id))].sort();
-  if (affecting.length === 0 || pep440(installedVersion) === null) return { advisories: ids };
-  const candidates = [...new Set(advisories.flatMap((a) => a.fixed))].filter((v) => gt(v, installedVersion)).sort(compare);
-  const version = candidates.find((candidate) => !advisories.some((a) => affects(a, candidate)));
-  return version === undefined ? { advisories: ids } : { advisories: ids, version };
+  return new PackageMatcher(advisories).securityTarget(installedVersion);
 }
 
 /** A file of the database that was not taken, and why (its name as the database has it, shortened). */
@@ -196,6 +280,8 @@ export interface SkippedFile { file: string; reason: string }
  */
 export class AdvisoryDatabase {
   private readonly byKey = new Map<string, PackageAdvisory[]>();
+  /** Made on a package's first look-up, and again after an advisory on it is added. */
+  private readonly matchers = new Map<string, PackageMatcher>();
   private readonly ids = new Set<string>();
 
   /** Later documents with an id already seen replace nothing: the first one read wins. */
@@ -207,6 +293,7 @@ export class AdvisoryDatabase {
       let list = this.byKey.get(pa.key);
       if (!list) this.byKey.set(pa.key, list = []);
       list.push(pa);
+      this.matchers.delete(pa.key);
     }
     return true;
   }
@@ -226,16 +313,26 @@ export class AdvisoryDatabase {
     return this.byKey.get(advisoryKey(name)) ?? [];
   }
 
+  /** The package's advisories ready for matching, or undefined when it has none. */
+  matcher(name: string): PackageMatcher | undefined {
+    const key = advisoryKey(name);
+    const list = this.byKey.get(key);
+    if (!list) return undefined;
+    let matcher = this.matchers.get(key);
+    if (!matcher) this.matchers.set(key, matcher = new PackageMatcher(list));
+    return matcher;
+  }
+
   /** The advisories that affect this version of the package. */
   affecting(name: string, version: string): PackageAdvisory[] {
-    return this.forPackage(name).filter((a) => affects(a, version));
+    return this.matcher(name)?.affecting(version) ?? [];
   }
 
   /**
    * The lowest version of the package that clears every advisory affecting the installed one (see
-   * `securityTargetOf`); `ignored` leaves advisories out (an ignore rule).
+   * `PackageMatcher.securityTarget`); `ignored` leaves advisories out (an ignore rule).
    */
   securityTarget(name: string, installedVersion: string, ignored: (advisory: AdvisoryInfo) => boolean = () => false): SecurityTarget {
-    return securityTargetOf(this.forPackage(name).filter((a) => !ignored(a.advisory)), installedVersion);
+    return this.matcher(name)?.securityTarget(installedVersion, (pa) => !ignored(pa.advisory)) ?? { advisories: [] };
   }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { advisoryKey, affects, securityTargetOf, type AdvisoryDatabase, type AdvisoryInfo, type SecurityTarget } from '../domain/advisories.ts';
+import { advisoryKey, type AdvisoryDatabase, type AdvisoryInfo, type SecurityTarget } from '../domain/advisories.ts';
 import { hides, isActive, parseIgnoreRuleDraft, type IgnoreRule } from '../domain/audit-ignores.ts';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../domain/errors.ts';
 import { isValidProcessorName, type ManagerKind, type Processor } from '../domain/processor.ts';
@@ -153,12 +153,11 @@ export class AuditService {
     const findings: Finding[] = [];
     for (const pkg of entry.packages.values()) {
       if (pkg.version === '' || (wantedPackage !== undefined && advisoryKey(pkg.name) !== wantedPackage)) continue;
-      const all = database.forPackage(pkg.name);
-      if (all.length === 0) continue;
-      const affecting = all.filter((a) => affects(a, pkg.version));
-      if (affecting.length === 0) continue;
+      const matcher = database.matcher(pkg.name);
+      const affecting = matcher?.affecting(pkg.version) ?? [];
+      if (!matcher || affecting.length === 0) continue;
       const ruleOf = (a: AdvisoryInfo) => active.find((r) => hides(r, a, pkg.name, name, now));
-      const target = securityTargetOf(all.filter((a) => !ruleOf(a.advisory)), pkg.version);
+      const target = matcher.securityTarget(pkg.version, (a) => !ruleOf(a.advisory));
       const shown: FindingAdvisory[] = [];
       for (const a of affecting) {
         const rule = ruleOf(a.advisory);
