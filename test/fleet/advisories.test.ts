@@ -158,6 +158,33 @@ test('a zip of the same files gives the same database; oversized, non-JSON and o
   await t.throwsAsync(loadAdvisories(join(dir, 'missing')), { instanceOf: AdvisoryLoadError, message: /does not exist/ });
 });
 
+test('a zip entry that understates its size (a zip bomb) is inflated no further than it says, and skipped', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'procenv-osv-bomb-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // 50 MiB of spaces after a "{" deflate to about 50 KiB; the central directory is then made to say 100 bytes.
+  const bomb = new Uint8Array(50 * 1024 * 1024).fill(32);
+  bomb[0] = 0x7b;
+  const zip = zipSync({ 'bomb.json': bomb, 'PYSEC-2099-12.json': strToU8(JSON.stringify({ id: 'PYSEC-2099-12', affected: [{ package: { ecosystem: 'PyPI', name: 'after-bomb' }, versions: ['1'] }] })) });
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let patched = 0;
+  for (let i = 0; i + 46 < zip.length; i++) {
+    if (view.getUint32(i, true) !== 0x02014b50) continue;
+    const name = Buffer.from(zip.subarray(i + 46, i + 46 + view.getUint16(i + 28, true))).toString();
+    if (name === 'bomb.json') {
+      view.setUint32(i + 24, 100, true);
+      patched++;
+    }
+  }
+  t.is(patched, 1, 'the central directory entry was found');
+  writeFileSync(join(dir, 'all.zip'), zip);
+  const before = process.memoryUsage().arrayBuffers;
+  const loaded = await loadAdvisories(join(dir, 'all.zip'));
+  t.true(process.memoryUsage().arrayBuffers - before < 40 * 1024 * 1024, 'the 50 MiB were never inflated');
+  t.is(bomb[0], 0x7b, 'the source stays alive, so that its memory being freed cannot hide an inflation');
+  t.deepEqual(loaded.skipped, [{ file: 'bomb.json', reason: 'not valid JSON' }]);
+  t.is(loaded.database.affecting('after-bomb', '1').length, 1);
+});
+
 test('a folder database: files over the size limit and symbolic links are skipped, never followed', async (t) => {
   const dir = tempCopy();
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
