@@ -171,8 +171,8 @@ export async function startService(config: Config, options: {
   await hub.start();
   await bridge?.start();
   const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, generations, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
-  // The first load runs in the background (a whole export takes a moment); answers say `loading` until it ends.
-  await advisories?.start();
+  // In the background: answers say `loading` until the first load of the advisory database has ended.
+  advisories?.start();
   await worker.start();
   await fanout?.start();
   const readiness = {

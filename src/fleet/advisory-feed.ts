@@ -47,6 +47,8 @@ export class AdvisoryFeed {
   private state: Extract<AdvisoryDatabaseState, { configured: true }>;
   private readonly firstLoad: Promise<void>;
   private firstLoaded!: () => void;
+  private watching: Promise<void> = Promise.resolve();
+  private releaseWatching?: () => void;
 
   constructor(private readonly o: { path: string; log: Logger; debounceMs?: number; limits?: AdvisoryLimits; now?: () => number }) {
     this.path = resolve(o.path);
@@ -68,13 +70,20 @@ export class AdvisoryFeed {
     return { ...this.state, skipped: [...this.state.skipped] };
   }
 
-  /** Resolves once the first load has ended, whether it succeeded or not. */
-  whenLoaded(): Promise<void> {
-    return this.firstLoad;
+  /**
+   * Resolves once the first load has ended (whether it succeeded or not) and the watcher is ready, so that a change
+   * made from then on is seen.
+   */
+  async ready(): Promise<void> {
+    await this.firstLoad;
+    await this.watching;
   }
 
-  /** Starts the first load in the background and the watcher. */
-  async start(): Promise<void> {
+  /**
+   * Starts the first load and the watcher, in the background: neither holds up the service's start (a folder of a
+   * whole export takes chokidar a moment to scan). Answers say `loading` until the first load has ended.
+   */
+  start(): void {
     this.reload();
     // The parent folder is watched: a zip replaced by a rename, or a folder made after the start, is seen too.
     const parent = dirname(this.path);
@@ -90,12 +99,16 @@ export class AdvisoryFeed {
       if (inside(resolve(p))) this.schedule();
     });
     watcher.on('error', (err) => this.o.log.warn({ err }, 'advisory database watcher error'));
-    await new Promise<void>((ready) => watcher.once('ready', () => ready()));
+    this.watching = new Promise<void>((ready) => {
+      watcher.once('ready', () => ready());
+      this.releaseWatching = ready;
+    });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.releaseWatching?.();
     await this.watcher?.close();
     await this.loading;
   }

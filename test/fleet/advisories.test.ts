@@ -205,8 +205,8 @@ test.serial('the feed loads at start, reloads when a file is added or changed, a
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const feed = new AdvisoryFeed({ path: dir, log: silent, debounceMs: 100 });
   t.teardown(() => feed.stop());
-  await feed.start();
-  await feed.whenLoaded();
+  feed.start();
+  await feed.ready();
   t.like(feed.describe(), { configured: true, source: 'folder', loading: false, advisories: 5, skippedCount: 2 });
   const firstLoadedAt = (feed.describe() as { loadedAt: number }).loadedAt;
 
@@ -235,8 +235,8 @@ test.serial('a zip database is reloaded when the zip is replaced', async (t) => 
   writeFileSync(zip, zipOf(FIXTURES));
   const feed = new AdvisoryFeed({ path: zip, log: silent, debounceMs: 100 });
   t.teardown(() => feed.stop());
-  await feed.start();
-  await feed.whenLoaded();
+  feed.start();
+  await feed.ready();
   t.like(feed.describe(), { configured: true, source: 'zip', name: 'all.zip', advisories: 5 });
   // Replaced the way a download script does it: written beside, then renamed over.
   writeFileSync(join(dir, 'all.zip.tmp'), zipOf(FIXTURES, { 'PYSEC-2099-11.json': strToU8(JSON.stringify({ id: 'PYSEC-2099-11', affected: [{ package: { ecosystem: 'PyPI', name: 'requests' }, versions: ['2.28.1'] }] })) }));
@@ -255,8 +255,8 @@ test('a database that does not exist at start answers a state with the reason an
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const feed = new AdvisoryFeed({ path: join(dir, 'osv'), log: silent, debounceMs: 50 });
   t.teardown(() => feed.stop());
-  await feed.start();
-  await feed.whenLoaded();
+  feed.start();
+  await feed.ready();
   t.is(feed.current(), undefined);
   t.like(feed.describe(), { configured: true, loading: false, advisories: 0, lastError: { message: 'the advisory database does not exist' } });
   // Made afterwards: the parent folder is watched, so it is found.

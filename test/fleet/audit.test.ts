@@ -52,7 +52,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, withDatabase = tr
   for (const [file, doc] of Object.entries(ADVISORIES)) writeFileSync(join(dir, file), JSON.stringify(doc));
   const svc = await startTestService(withDatabase ? { advisories: dir } : {}, { worker: false });
   t.teardown(() => svc.close());
-  await svc.advisories?.whenLoaded();
+  await svc.advisories?.ready();
   const answer = (res: { statusCode: number; body: string }) => ({ status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined });
   const headers = (token: string) => ({ 'x-session-token': token });
   return {

@@ -337,7 +337,7 @@ test('the audit routes answer as the document says: with and without a database,
   writeFileSync(join(advisories, 'bad.json'), '{');
   const svc = await startTestService({ clusterKey: CLUSTER_KEY, advisories }, { worker: false });
   t.teardown(() => svc.close());
-  await svc.advisories!.whenLoaded();
+  await svc.advisories!.ready();
   const owner = { 'x-session-token': await svc.login('demo') };
   const stranger = { 'x-session-token': await svc.login('stranger') };
   const get = (path: string, headers = owner) => svc.http.get(path, { headers });
