@@ -10,6 +10,7 @@ import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts'
 import { batchRoutes } from './http/routes/batches.ts';
 import { clusterRoutes, type ClusterRoutesDeps } from './http/routes/cluster.ts';
 import { eventRoutes } from './http/routes/events.ts';
+import { auditRoutes } from './http/routes/audit.ts';
 import { generationRoutes } from './http/routes/generations.ts';
 import { holdRoutes } from './http/routes/holds.ts';
 import { packageRoutes } from './http/routes/packages.ts';
@@ -21,6 +22,7 @@ import { processorRoutes } from './http/routes/processors.ts';
 import { windowRoutes } from './http/routes/windows.ts';
 import { ProcessorSummaryService } from './services/processor-summaries.ts';
 import type { BatchService } from './services/batches.ts';
+import type { AuditService } from './services/audit.ts';
 import type { EnvironmentService } from './services/environments.ts';
 import type { EventService } from './services/events.ts';
 import type { GenerationService } from './services/generations.ts';
@@ -53,6 +55,8 @@ export interface AppDeps extends ClusterRoutesDeps {
   fleet?: { batches: BatchService; updates: UpdatesService };
   /** Maintenance windows (GET/PUT/DELETE /windows…); absent: none. */
   schedules?: ScheduleService;
+  /** The vulnerability audit (GET /audit, /processors/:name/audit, /audit/ignores…); absent: none. */
+  audit?: AuditService;
   /**
    * The processors folder: its refused folders and files (GET /catalog/problems) and the parsed snapshots the
    * panel's processor list counts packages in (GET /processors); absent: neither route.
@@ -90,6 +94,7 @@ export function buildApp(deps: AppDeps): Koa {
   if (deps.holds) holdRoutes({ sessions: deps.sessions, holds: deps.holds }, router);
   if (deps.fleet) batchRoutes({ sessions: deps.sessions, ...deps.fleet }, router);
   if (deps.schedules) windowRoutes({ sessions: deps.sessions, schedules: deps.schedules }, router);
+  if (deps.audit) auditRoutes({ sessions: deps.sessions, audit: deps.audit }, router);
   if (deps.catalog) {
     catalogRoutes({ sessions: deps.sessions, catalog: deps.catalog }, router);
     const summaries = new ProcessorSummaryService({ store: deps.store, catalog: deps.catalog, environments: deps.environments });

@@ -14,11 +14,13 @@ import { createManagers, environmentProblemOf } from './managers/registry.ts';
 import type { ManagerRegistry } from './managers/types.ts';
 import { FanoutService } from './nodes/fanout.ts';
 import { PeerClient } from './nodes/peer-client.ts';
+import { AdvisoryFeed } from './fleet/advisory-feed.ts';
 import { Reporter } from './nodes/reporter.ts';
 import { ClusterStatus } from './nodes/status.ts';
 import { SyncService } from './nodes/sync.ts';
 import { OperationWorker } from './queue/worker.ts';
 import { BatchService } from './services/batches.ts';
+import { AuditService } from './services/audit.ts';
 import { EnvironmentService } from './services/environments.ts';
 import { EventService } from './services/events.ts';
 import { GenerationService } from './services/generations.ts';
@@ -49,6 +51,10 @@ export interface Service {
   readonly batches: BatchService;
   readonly updates: UpdatesService;
   readonly schedules: ScheduleService;
+  /** The vulnerability audit (its database: `advisories`). */
+  readonly audit: AuditService;
+  /** The advisory database, when `advisories` names one. */
+  readonly advisories?: AdvisoryFeed;
   readonly hub: EventHub;
   readonly worker: OperationWorker;
   /** Main node: the fan-out to compute nodes. */
@@ -153,6 +159,8 @@ export async function startService(config: Config, options: {
   catalog.on('processor', (name: string) => void generations.firstSeen(name));
   const operations = new OperationService(store, lifecycle, environments, worker);
   const inventory = new InventoryService({ store, catalog });
+  const advisories = config.advisories !== '' ? new AdvisoryFeed({ path: config.advisories, log: log.child({ component: 'advisories' }) }) : undefined;
+  const audit = new AuditService({ store, environments, inventory, ...(advisories ? { advisories } : {}) });
   const plans = new PlanService({
     store, environments, generations, managers, catalog, log: generationsLog, ttlMs: config['plans.ttlMinutes'] * 60_000,
     maxPlans: config['plans.max'], dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
@@ -180,6 +188,8 @@ export async function startService(config: Config, options: {
   await hub.start();
   await bridge?.start();
   const status = fanout ? new ClusterStatus({ store, peer, fanout, catalog, environments, generations, cacheMs: config['cluster.statusCacheSeconds'] * 1000 }) : undefined;
+  // In the background: answers say `loading` until the first load of the advisory database has ended.
+  advisories?.start();
   await worker.start();
   await fanout?.start();
   const readiness = {
@@ -190,7 +200,7 @@ export async function startService(config: Config, options: {
     },
   };
   const operator = { readiness, metrics, ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}) };
-  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, fleet: { batches, updates }, schedules, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
+  const app = buildApp({ log, sessions, environments, operations, events, generations, plans, inventory, holds, fleet: { batches, updates }, schedules, audit, operator, store, catalog, nodeCode: config.nodeCode, ...(status ? { status } : {}), ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}) });
   const server = createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -227,11 +237,12 @@ export async function startService(config: Config, options: {
       peer.close();
       await worker.stop();
       await firstSeen;
+      await advisories?.stop();
       await catalog.stop();
       await store.close();
       log.info('stopped');
     })();
     return stopping;
   };
-  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, batches, updates, schedules, hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
+  return { config, log, store, catalog, sessions, environments, operations, lifecycle, events, generations, plans, inventory, holds, batches, updates, schedules, audit, ...(advisories ? { advisories } : {}), hub, worker, ...(fanout ? { fanout } : {}), ...(sync ? { sync } : {}), server, url, stop };
 }

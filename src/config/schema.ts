@@ -34,6 +34,7 @@ export const schema = {
   mainUrl: { type: 'string', default: '', env: 'PROCENV_MAIN_URL', description: "compute nodes: the main node's base URL (history, reports)" },
   clusterKey: { type: 'string', default: '', env: 'PROCENV_CLUSTER_KEY', description: 'shared key of node-to-node calls (never logged); empty disables them' },
   metricsToken: { type: 'string', default: '', env: 'PROCENV_METRICS_TOKEN', description: 'when set, GET /metrics wants `Authorization: Bearer <token>` (never logged)' },
+  advisories: { type: 'string', default: '', env: 'PROCENV_ADVISORIES', description: 'the offline advisory database of the vulnerability audit: a folder of OSV JSON files or a .zip of them (PyPI\'s OSV export); reloaded when it changes; empty: no audit database' },
   'cluster.concurrency': { type: 'integer', default: 32, env: 'PROCENV_CLUSTER_CONCURRENCY', min: 1, max: 256, description: 'deliveries to compute nodes sent at once' },
   'cluster.requestTimeoutMs': { type: 'integer', default: 10000, env: 'PROCENV_CLUSTER_REQUEST_TIMEOUT_MS', min: 100, max: 600000, description: 'time limit of one node-to-node request' },
   'cluster.retryBaseMs': { type: 'integer', default: 1000, env: 'PROCENV_CLUSTER_RETRY_BASE_MS', min: 10, max: 3600000, description: 'first retry delay of a failed delivery; doubles each attempt, with full jitter' },

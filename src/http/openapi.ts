@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CLUSTER_KEY_HEADER } from '../nodes/cluster-headers.ts';
+import { auditPaths } from './openapi/paths-audit.ts';
 import { clusterPaths } from './openapi/paths-cluster.ts';
 import { generationPaths } from './openapi/paths-generations.ts';
 import { batchPaths } from './openapi/paths-batches.ts';
@@ -10,6 +11,7 @@ import { servicePaths } from './openapi/paths-service.ts';
 import { wasdiPaths } from './openapi/paths-wasdi.ts';
 import { windowPaths } from './openapi/paths-windows.ts';
 import { schemas } from './openapi/schemas.ts';
+import { auditSchemas } from './openapi/schemas-audit.ts';
 import type { OpenApiDocument } from './openapi/spec-types.ts';
 
 export type { OpenApiDocument } from './openapi/spec-types.ts';
@@ -43,6 +45,7 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'events', description: 'Live events (Server-Sent Events)' },
     { name: 'packages', description: 'The packages across every processor you can read: summary, search, count; holds' },
     { name: 'fleet', description: 'Batches of changes across processors, and the updates available to them' },
+    { name: 'audit', description: 'Installed packages against an offline OSV advisory database; ignore rules' },
     { name: 'generations', description: 'Every state of a processor\'s environment: list, manifest, difference, export; plans and restores' },
     { name: 'schedules', description: 'Maintenance windows that scheduled operations wait for' },
     { name: 'cluster', description: 'The compute nodes as the main node sees them' },
@@ -53,11 +56,11 @@ export const openApiDocument: OpenApiDocument = {
     { name: 'meta', description: 'This document' },
   ],
   paths: {
-    ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...batchPaths, ...windowPaths,
+    ...wasdiPaths, ...operationPaths, ...generationPaths, ...planPaths, ...packagePaths, ...holdPaths, ...batchPaths, ...windowPaths, ...auditPaths,
     ...clusterPaths, ...servicePaths,
   },
   components: {
-    schemas,
+    schemas: { ...schemas, ...auditSchemas },
     securitySchemes: {
       sessionToken: {
         type: 'apiKey', in: 'header', name: 'x-session-token',

@@ -33,6 +33,15 @@ export function intParam(ctx: Context, name: string, def: number, min: number, m
   return n;
 }
 
+/** A true/false query parameter (also 1/0); absent or empty → undefined. */
+export function boolParam(ctx: Context, name: string): boolean | undefined {
+  const raw = queryParam(ctx, name);
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new InvalidInputError('INVALID_PARAMETER', `query parameter "${name}" takes true or false; got ${JSON.stringify(raw.slice(0, 40))}`);
+}
+
 /** A time query parameter: ms since the epoch or an ISO 8601 date. */
 export function timeParam(ctx: Context, name: string): number | undefined {
   const raw = queryParam(ctx, name);
@@ -53,13 +62,4 @@ export function listParam<T extends string>(ctx: Context, name: string, allowed:
     }
   }
   return values as T[];
-}
-
-/** A true/false query parameter (`1`/`0` too); undefined when absent or empty. */
-export function boolParam(ctx: Context, name: string): boolean | undefined {
-  const raw = queryParam(ctx, name);
-  if (raw === undefined || raw === '') return undefined;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new InvalidInputError('INVALID_PARAMETER', `query parameter "${name}" takes true or false; got ${JSON.stringify(raw.slice(0, 40))}`);
 }

@@ -76,7 +76,8 @@ export class InventoryService {
 
   /**
    * Read permission as listPackages has it (public, owner, shared, admin), for every indexed processor at once: the
-   * sharings are asked only of processors neither public nor the caller's, and the set is reused for a moment.
+   * sharings are asked only of processors neither public nor the caller's, and the set is reused for a moment. The
+   * audit asks it too. Call `index.refresh()` first: only indexed processors are counted.
    */
   async readable(caller: Caller): Promise<Readable> {
     if (caller.admin) return () => true;

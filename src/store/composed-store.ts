@@ -2,14 +2,15 @@ import type { Batch } from '../domain/batches.ts';
 import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
+import type { IgnoreRule } from '../domain/audit-ignores.ts';
 import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
 import type { MaintenanceWindow } from '../domain/schedules.ts';
 import type { Session, Sharing, User } from '../domain/user.ts';
 import type {
-  AccountStore, BatchStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore, ProcessorStore, Store,
-  WindowStore,
+  AccountStore, AuditIgnoreStore, BatchStore, ClusterStore, Emit, EventStore, GenerationStore, HoldStore, Node, OperationFilter, OperationStore,
+  ProcessorStore, Store, WindowStore,
 } from './types.ts';
 
 /** One implementation per port: what an adapter is made of. */
@@ -23,6 +24,7 @@ export interface StoreParts {
   holds: HoldStore;
   batches: BatchStore;
   windows: WindowStore;
+  auditIgnores: AuditIgnoreStore;
 }
 
 /**
@@ -116,4 +118,9 @@ export abstract class ComposedStore implements Store {
   findWindow(name: string): Promise<MaintenanceWindow | undefined> { return this.parts.windows.findWindow(name); }
   listWindows(): Promise<MaintenanceWindow[]> { return this.parts.windows.listWindows(); }
   removeWindow(name: string): Promise<boolean> { return this.parts.windows.removeWindow(name); }
+
+  saveIgnoreRule(rule: IgnoreRule): Promise<void> { return this.parts.auditIgnores.saveIgnoreRule(rule); }
+  findIgnoreRule(id: string): Promise<IgnoreRule | undefined> { return this.parts.auditIgnores.findIgnoreRule(id); }
+  removeIgnoreRule(id: string): Promise<boolean> { return this.parts.auditIgnores.removeIgnoreRule(id); }
+  listIgnoreRules(): Promise<IgnoreRule[]> { return this.parts.auditIgnores.listIgnoreRules(); }
 }

@@ -2,6 +2,7 @@ import type { Delivery, DeliveryFilter, SyncState } from '../domain/cluster.ts';
 import type { EventDraft, ProcenvEvent } from '../domain/events.ts';
 import type { Generation, GenerationDraft, GenerationSummary } from '../domain/generations.ts';
 import type { Batch } from '../domain/batches.ts';
+import type { IgnoreRule } from '../domain/audit-ignores.ts';
 import type { Hold } from '../domain/holds.ts';
 import type { Operation, OperationLogLine, OperationStatus } from '../domain/operation.ts';
 import type { Processor } from '../domain/processor.ts';
@@ -158,6 +159,17 @@ export interface WindowStore {
   removeWindow(name: string): Promise<boolean>;
 }
 
+/** Ignore rules of the vulnerability audit (domain/audit-ignores.ts); expired ones stay until removed. */
+export interface AuditIgnoreStore {
+  /** Inserts the rule (ids are unique; a rule is never changed once made). */
+  saveIgnoreRule(rule: IgnoreRule): Promise<void>;
+  findIgnoreRule(id: string): Promise<IgnoreRule | undefined>;
+  /** Answers whether there was one. */
+  removeIgnoreRule(id: string): Promise<boolean>;
+  /** Every rule, oldest first. */
+  listIgnoreRules(): Promise<IgnoreRule[]>;
+}
+
 /** The event journal: ids increase; every process on the store reads the same journal. */
 export interface EventStore {
   /** Journals events that no record write carries (a command started, packages changed on disk). */
@@ -199,7 +211,7 @@ export interface GenerationStore {
  * another process past its wait budget, a server that cannot be reached, a store file deleted or replaced.
  */
 export interface Store extends AccountStore, ProcessorStore, OperationStore, ClusterStore, EventStore, GenerationStore, HoldStore, BatchStore,
-  WindowStore {
+  WindowStore, AuditIgnoreStore {
   readonly kind: 'embedded' | 'mongodb';
   close(): Promise<void>;
 }

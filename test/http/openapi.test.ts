@@ -1,4 +1,5 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { buildApp } from '../../src/app.ts';
@@ -56,7 +57,7 @@ function concretePath(path: string, op: Operation): string {
 function appOf(svc: TestService) {
   return buildApp({
     log: svc.log, sessions: svc.sessions, environments: svc.environments, operations: svc.operations, events: svc.events, generations: svc.generations,
-    plans: svc.plans, inventory: svc.inventory, holds: svc.holds, fleet: { batches: svc.batches, updates: svc.updates }, schedules: svc.schedules, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
+    plans: svc.plans, inventory: svc.inventory, holds: svc.holds, fleet: { batches: svc.batches, updates: svc.updates }, schedules: svc.schedules, audit: svc.audit, operator: { readiness: { checks: {} }, metrics: new Metrics({ store: svc.store, nodeCode: svc.config.nodeCode, openStreams: () => 0 }) },
     store: svc.store, catalog: svc.catalog, nodeCode: svc.config.nodeCode, ...(svc.fanout ? { fanout: svc.fanout } : {}),
   });
 }
@@ -346,6 +347,50 @@ test('the inventory routes answer as the document says: summary, search, count, 
   validator.conforms(t, 'get', '/packageManager/environmentupdate', held);
   validator.conforms(t, 'delete', '/processors/{name}/holds/{package}', await svc.http.delete(`processors/${SAMPLES.pip.name}/holds/numpy`, { headers: owner }));
   validator.conforms(t, 'delete', '/processors/{name}/holds/{package}', await svc.http.delete(`processors/${SAMPLES.pip.name}/holds/numpy`, { headers: owner }));
+});
+
+test('the audit routes answer as the document says: with and without a database, ignore rules and their errors', async (t) => {
+  const advisories = mkdtempSync(join(tmpdir(), 'procenv-openapi-osv-'));
+  t.teardown(() => rmSync(advisories, { recursive: true, force: true }));
+  writeFileSync(join(advisories, 'TEST-1.json'), JSON.stringify({
+    id: 'TEST-1', aliases: ['CVE-2099-1'], summary: 'numpy before 1.25', database_specific: { severity: 'HIGH' },
+    affected: [{ package: { ecosystem: 'PyPI', name: 'numpy' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '1.25.0' }] }] }],
+  }));
+  writeFileSync(join(advisories, 'bad.json'), '{');
+  const svc = await startTestService({ clusterKey: CLUSTER_KEY, advisories }, { worker: false });
+  t.teardown(() => svc.close());
+  await svc.advisories!.ready();
+  const owner = { 'x-session-token': await svc.login('demo') };
+  const stranger = { 'x-session-token': await svc.login('stranger') };
+  const get = (path: string, headers = owner) => svc.http.get(path, { headers });
+  const pip = SAMPLES.pip.name;
+  const audit = await get(`processors/${pip}/audit`);
+  t.is(JSON.parse(audit.body).findings.length, 1);
+  validator.conforms(t, 'get', '/processors/{name}/audit', audit);
+  validator.conforms(t, 'get', '/processors/{name}/audit', await get('processors/sample_oneshot/audit', stranger));
+  validator.conforms(t, 'get', '/processors/{name}/audit', await get('processors/sample_pip/audit?severity=x'));
+  validator.conforms(t, 'get', '/audit', await get('audit'));
+  validator.conforms(t, 'get', '/audit', await get('audit?ignored=maybe'));
+  const post = (json: unknown, headers = owner) => svc.http.post('audit/ignores', { headers, json });
+  const made = await post({ advisory: 'CVE-2099-1', processor: pip, reason: 'reviewed', expiresAt: new Date(Date.now() + 60_000).toISOString() });
+  t.is(made.statusCode, 201);
+  validator.conforms(t, 'post', '/audit/ignores', made);
+  validator.conforms(t, 'post', '/audit/ignores', await post({ advisory: 'CVE-2099-1', reason: 'everywhere', expiresAt: '2099-01-01' }));
+  validator.conforms(t, 'post', '/audit/ignores', await post({ advisory: 'CVE-2099-1', reason: 'x', expiresAt: '2099-01-01' }, stranger));
+  validator.conforms(t, 'post', '/audit/ignores', await post({ advisory: 'CVE-2099-1', processor: pip, reason: 'x', expiresAt: new Date(Date.now() + 60_000).toISOString() }, stranger));
+  validator.conforms(t, 'get', '/processors/{name}/audit', await get(`processors/${pip}/audit?ignored=true`));
+  validator.conforms(t, 'get', '/audit/ignores', await get('audit/ignores'));
+  const id = (JSON.parse(made.body) as { id: string }).id;
+  validator.conforms(t, 'delete', '/audit/ignores/{id}', await svc.http.delete(`audit/ignores/${id}`, { headers: stranger }));
+  validator.conforms(t, 'delete', '/audit/ignores/{id}', await svc.http.delete(`audit/ignores/${id}`, { headers: owner }));
+  validator.conforms(t, 'delete', '/audit/ignores/{id}', await svc.http.delete(`audit/ignores/${id}`, { headers: owner }));
+
+  const none = await service(t);
+  const plain = { 'x-session-token': await none.login('demo') };
+  const empty = await none.http.get('audit', { headers: plain });
+  t.deepEqual(JSON.parse(empty.body).database, { configured: false });
+  validator.conforms(t, 'get', '/audit', empty);
+  validator.conforms(t, 'get', '/processors/{name}/audit', await none.http.get(`processors/${pip}/audit`, { headers: plain }));
 });
 
 test('the plan and restore routes answer as the document says, errors included', async (t) => {

@@ -1,4 +1,5 @@
 import type { Store } from '../../src/store/types.ts';
+import { auditIgnoreContract } from './contract-audit-ignores.ts';
 import { claimContract } from './contract-claims.ts';
 import { clusterContract } from './contract-cluster.ts';
 import { type EventContractOptions, eventContract } from './contract-events.ts';
@@ -24,4 +25,5 @@ export function storeContract(name: string, open: () => Promise<Store>, options:
   generationContract(name, open);
   holdContract(name, open);
   scheduleContract(name, open);
+  auditIgnoreContract(name, open);
 }

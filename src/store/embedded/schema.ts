@@ -52,6 +52,9 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE batches (batchId TEXT PRIMARY KEY, userId TEXT NOT NULL, createdAt INTEGER NOT NULL, doc TEXT NOT NULL);
    CREATE INDEX batches_created ON batches (createdAt);
    CREATE INDEX batches_user ON batches (userId, createdAt);`,
+  // Ignore rules of the vulnerability audit (domain/audit-ignores.ts), listed oldest first.
+  `CREATE TABLE auditignores (id TEXT PRIMARY KEY, createdAt INTEGER NOT NULL, doc TEXT NOT NULL);
+   CREATE INDEX auditignores_created ON auditignores (createdAt, id);`,
 ];
 
 const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ComposedStore } from '../composed-store.ts';
 import { SqliteAccounts } from './accounts.ts';
+import { SqliteAuditIgnores } from './audit-ignores.ts';
 import { SqliteClusterRecords } from './cluster-records.ts';
 import { SqliteContext, type SqliteStoreOptions } from './context.ts';
 import { SqliteEventJournal } from './event-journal.ts';
@@ -34,6 +35,7 @@ export class SqliteStore extends ComposedStore {
       holds: new SqliteHolds(ctx),
       batches: new SqliteBatches(ctx),
       windows: new SqliteWindows(ctx),
+      auditIgnores: new SqliteAuditIgnores(ctx),
     });
     this.ctx = ctx;
     this.db = ctx.db;

@@ -1,5 +1,6 @@
 import { MongoServerError, type Binary, type Collection, type Db, type Document, type IndexDescription } from 'mongodb';
 import type { EventDraft } from '../../domain/events.ts';
+import type { IgnoreRule } from '../../domain/audit-ignores.ts';
 import type { Delivery, SyncState } from '../../domain/cluster.ts';
 import type { Batch } from '../../domain/batches.ts';
 import type { Hold } from '../../domain/holds.ts';
@@ -66,6 +67,7 @@ export interface Collections {
   holds: Collection<Hold>;
   batches: Collection<Batch>;
   windows: Collection<MaintenanceWindow>;
+  auditIgnores: Collection<IgnoreRule>;
 }
 
 export function collectionsOf(db: Db): Collections {
@@ -90,6 +92,7 @@ export function collectionsOf(db: Db): Collections {
     holds: db.collection<Hold>('packageholds'),
     batches: db.collection<Batch>('packagebatches'),
     windows: db.collection<MaintenanceWindow>('maintenancewindows'),
+    auditIgnores: db.collection<IgnoreRule>('auditignores'),
   };
 }
 
@@ -137,6 +140,7 @@ const INDEXES: Record<keyof Collections, IndexDescription[]> = {
   holds: [{ key: { processorName: 1, key: 1 }, unique: true }],
   batches: [{ key: { batchId: 1 }, unique: true }, { key: { userId: 1, createdAt: -1 } }, { key: { createdAt: -1 } }],
   windows: [{ key: { name: 1 }, unique: true }],
+  auditIgnores: [{ key: { id: 1 }, unique: true }, { key: { createdAt: 1, id: 1 } }],
 };
 
 export async function ensureIndexes(c: Collections): Promise<void> {

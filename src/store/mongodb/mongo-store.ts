@@ -1,6 +1,7 @@
 import { MongoClient, type Db } from 'mongodb';
 import { ComposedStore } from '../composed-store.ts';
 import { MongoAccounts } from './accounts.ts';
+import { MongoAuditIgnores } from './audit-ignores.ts';
 import { MongoClusterRecords } from './cluster-records.ts';
 import { type Collections, collectionsOf, ensureIndexes } from './collections.ts';
 import { MongoEventJournal } from './event-journal.ts';
@@ -17,7 +18,7 @@ import { withUnavailableErrors } from './unavailable.ts';
  * in processors.ts; nodes; processworkspace in operations.ts) plus procenv's own: operationlogs,
  * operationlogcounters (operations.ts), processorlocks (operation-claims.ts), nodedeliveries, historyepochs,
  * syncstates (cluster-records.ts), events, eventcounters (event-journal.ts), generations, packagesets (generations.ts), packageholds (holds.ts),
- * packagebatches (batches.ts), maintenancewindows (windows.ts).
+ * packagebatches (batches.ts), maintenancewindows (windows.ts), auditignores (audit-ignores.ts).
  * It is the adapter a WASDI installation shares with procenv, and the one several procenv processes can share among
  * themselves. It needs no transactions (so a standalone server does), only single-document atomicity and unique
  * indexes.
@@ -37,6 +38,7 @@ export class MongoStore extends ComposedStore {
       holds: new MongoHolds(c),
       batches: new MongoBatches(c),
       windows: new MongoWindows(c),
+      auditIgnores: new MongoAuditIgnores(c),
     });
   }
 
