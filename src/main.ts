@@ -166,10 +166,10 @@ export async function startService(config: Config, options: {
     maxPlans: config['plans.max'], dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
   });
   const batches = new BatchService({
-    store, lifecycle, environments, catalog, managers, generations, isMainNode: main, log: log.child({ component: 'batches' }),
+    store, lifecycle, environments, catalog, managers, generations, isMainNode: main, log: log.child({ component: 'batches' }), advisor: audit,
     dryRunTimeoutMs: Math.min(config['queue.commandTimeoutSeconds'], 300) * 1000,
   });
-  const updates = new UpdatesService({ inventory, environments, listProcessors: () => store.listProcessors(), isMainNode: main });
+  const updates = new UpdatesService({ inventory, environments, listProcessors: () => store.listProcessors(), isMainNode: main, advisor: audit });
   const events = new EventService({
     hub, sessions, environments, operations, log: eventsLog,
     keepAliveMs: config['events.keepAliveSeconds'] * 1000, retryMs: config['events.retryMs'],

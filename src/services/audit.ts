@@ -1,3 +1,4 @@
+import type { SecurityFix } from '../domain/batches.ts';
 import { randomUUID } from 'node:crypto';
 import { advisoryKey, type AdvisoryDatabase, type AdvisoryInfo, type SecurityTarget } from '../domain/advisories.ts';
 import { hides, isActive, parseIgnoreRuleDraft, type IgnoreRule } from '../domain/audit-ignores.ts';
@@ -90,6 +91,21 @@ export class AuditService {
 
   database(): AdvisoryDatabaseState {
     return this.o.advisories?.describe() ?? { configured: false };
+  }
+
+  /** Whether an advisory database is configured (what a security batch needs). */
+  get configured(): boolean {
+    return this.o.advisories !== undefined;
+  }
+
+  /**
+   * The security updates of a processor (services/batches.ts `SecurityAdvisor`): each package with advisories that
+   * affect its installed version (active rules hide), the advisories, and the lowest version that clears them all.
+   */
+  async securityFixes(processorName: string): Promise<SecurityFix[]> {
+    return (await this.auditProcessor(processorName)).map((f) => ({
+      package: f.package, advisories: f.advisories.map((a) => a.id), ...(f.fixedVersion !== undefined ? { fixedVersion: f.fixedVersion } : {}),
+    }));
   }
 
   /** A processor's findings, without permission checks (for procenv's own callers, such as batches); active rules hide. */

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import type { Operation } from '../../src/domain/operation.ts';
@@ -18,16 +19,17 @@ test.after.always(async () => {
 });
 
 const WHEELS = [
-  ['bt-lib', '1.0'], ['bt-lib', '2.0'], ['bt-util', '1.0'], ['bt-util', '1.1'],
+  ['bt-lib', '1.0'], ['bt-lib', '1.5'], ['bt-lib', '1.6'], ['bt-lib', '2.0'], ['bt-util', '1.0'], ['bt-util', '1.1'],
   ['bt-tool', '1.0', ['bt-dep', 'bt-shared']], ['bt-keep', '1.0', ['bt-shared']], ['bt-dep', '1.0'], ['bt-shared', '1.0'],
 ] as const;
 const OTHERS = ['fleet_b', 'fleet_c'];
 
 interface Answer { status: number; body: any }
 
-async function fleet(t: { teardown(fn: () => Promise<void>): void }): Promise<PipService & { venvOf(name: string): string; post(path: string, json: unknown, token?: string): Promise<Answer>; get2(path: string, token: string): Promise<Answer>; batchDone(id: string): Promise<BatchView> }> {
-  const svc = await startPipService(template, WHEELS);
+async function fleet(t: { teardown(fn: () => Promise<void> | void): void }, overrides: Record<string, unknown> = {}): Promise<PipService & { venvOf(name: string): string; post(path: string, json: unknown, token?: string): Promise<Answer>; get2(path: string, token: string): Promise<Answer>; batchDone(id: string): Promise<BatchView> }> {
+  const svc = await startPipService(template, WHEELS, overrides);
   t.teardown(() => svc.close());
+  await svc.advisories?.ready();
   for (const [i, name] of OTHERS.entries()) {
     const folder = join(svc.config.processorsDir, name);
     mkdirSync(folder);
@@ -171,4 +173,41 @@ test.serial('permissions and bad input: processors the caller cannot change are 
   t.is((await svc.get('batches/nope')).status, 404);
   t.is((await svc.post('batches/nope/cancel', {})).status, 404);
   t.deepEqual(((await svc.get('batches')).body as BatchView[]).length, 0, 'nothing was made of any of them');
+});
+
+/** An OSV advisory on bt-lib: `ranges` events, and an explicit `versions` list. */
+function advisory(id: string, affected: { events?: Record<string, string>[]; versions?: string[] }): string {
+  return JSON.stringify({
+    schema_version: '1.6.0', id, modified: '2099-01-01T00:00:00Z', aliases: [`CVE-${id}`], summary: `bt-lib flaw ${id}`,
+    database_specific: { severity: 'HIGH' },
+    affected: [{ package: { ecosystem: 'PyPI', name: 'BT_lib' }, ...(affected.events ? { ranges: [{ type: 'ECOSYSTEM', events: affected.events }] } : {}), ...(affected.versions ? { versions: affected.versions } : {}) }],
+  });
+}
+
+test.serial('a security batch lands each processor on the lowest version that clears every advisory, not the newest; the updates say which are security', async (t) => {
+  t.timeout(300_000);
+  const osv = mkdtempSync(join(tmpdir(), 'procenv-osv-'));
+  t.teardown(() => rmSync(osv, { recursive: true, force: true }));
+  // 1.0 is affected by both; 1.5 clears the first but is in the second's list; 1.6 clears both; 2.0 is the newest.
+  writeFileSync(join(osv, 'BT-1.json'), advisory('BT-1', { events: [{ introduced: '0' }, { fixed: '1.5' }] }));
+  writeFileSync(join(osv, 'BT-2.json'), advisory('BT-2', { events: [{ introduced: '1.0' }, { fixed: '1.6' }], versions: ['1.0', '1.5'] }));
+  const svc = await fleet(t, { advisories: osv });
+
+  const install = await svc.post('batches', { processors: ['fleet_b', PIP_PROCESSOR], action: 'install', packages: ['bt-lib==1.0', 'bt-util==1.1'] });
+  await svc.batchDone(install.body.batchId);
+  const updates = (await svc.get(`updates/${PIP_PROCESSOR}`)).body;
+  t.deepEqual(updates.updates, [{ package: 'bt-lib', current: '1.0', available: '2.0', type: 'security', advisories: ['BT-1', 'BT-2'], fixedVersion: '1.6' }]);
+  t.deepEqual(updates.counts, { security: 1, regular: 0 });
+  t.deepEqual(((await svc.get('updates?security=true')).body as { processor: string }[]).map((u) => u.processor), ['fleet_b', PIP_PROCESSOR]);
+
+  const security = await svc.post('batches', { processors: 'all', action: 'security' });
+  t.is(security.status, 202, JSON.stringify(security.body));
+  const byName = new Map(security.body.results.map((r: { processor: string }) => [r.processor, r]));
+  t.like(byName.get(PIP_PROCESSOR), { commands: ['upgradePackage/bt-lib/1.6/'] });
+  t.like(byName.get('fleet_b'), { commands: ['upgradePackage/bt-lib/1.6/'] });
+  t.like(byName.get('fleet_c'), { skipped: 'no security update: no installed package has an advisory' });
+  await svc.batchDone(security.body.batchId);
+  for (const p of ['fleet_b', PIP_PROCESSOR]) t.is((await installedPackages(svc.venvOf(p)))['bt-lib'], '1.6', p);
+  const after = (await svc.get(`audit`)).body;
+  t.deepEqual(after.processors, [], 'nothing left to clear');
 });
