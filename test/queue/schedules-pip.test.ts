@@ -16,7 +16,7 @@ test.after.always(async () => {
 test('a scheduled addPackage leaves the venv alone until its time, then installs the package', async (t) => {
   const svc = await startPipService(template, [['pe-sched', '1.0']]);
   t.teardown(() => svc.close());
-  const after = Date.now() + 3_000;
+  const after = Date.now() + 10_000;
   const res = await svc.http.post(`processors/${PIP_PROCESSOR}/operations`, {
     headers: { 'x-session-token': svc.token }, json: { commands: ['addPackage/pe-sched/'], deliverAfter: new Date(after).toISOString() },
   });

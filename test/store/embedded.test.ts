@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import type { Operation } from '../../src/domain/operation.ts';
+import { MIGRATIONS } from '../../src/store/embedded/schema.ts';
 import { SqliteStore } from '../../src/store/embedded/sqlite-store.ts';
 import { MAIN, T0, operation, processor } from './builders.ts';
 import { storeContract } from './contract.ts';
@@ -98,12 +99,14 @@ test('embedded: a store file from before schedules is migrated, and its queued o
   const file = freshFile();
   const current = new SqliteStore(file);
   await current.insertOperation(operation({ processObjId: 'old', operationTimestamp: T0 }));
-  // Back to the schema before the schedule migration (and the batches one after it), as a file written by the
-  // procenv before them.
+  // Back to the schema before the schedule migration, as a file written by the procenv before it: its columns and
+  // table go, and so does every table a later migration made.
+  const schedules = MIGRATIONS.findIndex((m) => m.includes('maintenancewindows'));
+  const later = MIGRATIONS.slice(schedules + 1).flatMap((m) => [...m.matchAll(/CREATE TABLE (\w+)/g)].map((x) => x[1]!));
   current.db.exec(`DROP INDEX processworkspace_missed; ALTER TABLE processworkspace DROP COLUMN notBefore;
-    ALTER TABLE processworkspace DROP COLUMN notAfter; DROP TABLE maintenancewindows; DROP TABLE batches;`);
+    ALTER TABLE processworkspace DROP COLUMN notAfter; DROP TABLE maintenancewindows; ${later.map((name) => `DROP TABLE ${name};`).join(' ')}`);
   const version = current.db.pragma('user_version', { simple: true }) as number;
-  current.db.pragma(`user_version = ${version - 2}`);
+  current.db.pragma(`user_version = ${schedules}`);
   await current.close();
 
   const migrated = new SqliteStore(file);

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
  * The embedded store's tables. Each keeps the record as JSON in `doc` plus the columns it is looked up by, so that
  * the records keep WASDI's field names in both adapters. `user_version` counts the migrations applied.
  */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE users (userId TEXT PRIMARY KEY, doc TEXT NOT NULL);
    CREATE TABLE sessions (sessionId TEXT PRIMARY KEY, userId TEXT NOT NULL, doc TEXT NOT NULL);
    CREATE TABLE processors (processorId TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, doc TEXT NOT NULL);
