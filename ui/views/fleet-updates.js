@@ -111,6 +111,10 @@ export function renderFleetUpdates(ctx, fleet) {
           type: 'button', class: 'button button-small', 'aria-label': `Check for updates of ${name}`, dataset: { focusKey: `check:${name}` },
           onclick: (/** @type {Event} */ ev) => busy(ev, () => check([name])),
         }, 'Check for updates'),
+        u.counts.security ? h('button', {
+          type: 'button', class: 'button button-small', 'aria-label': `Install the security updates of ${name}…`, dataset: { focusKey: `security:${name}` },
+          onclick: (/** @type {Event} */ ev) => busy(ev, () => securityUpdates(u)),
+        }, 'Security updates only…') : null,
         u.updates.length ? h('button', {
           type: 'button', class: 'button button-small button-primary', 'aria-label': `Upgrade all of ${name}…`, dataset: { focusKey: `upgrade-all:${name}` },
           onclick: (/** @type {Event} */ ev) => busy(ev, () => upgradeAll([name])),
@@ -193,6 +197,26 @@ export function renderFleetUpdates(ctx, fleet) {
     if (await fleet.startBatch({ processors: of.map((u) => u.processor), action: 'upgrade-all' }, one ? `The upgrade of everything outdated on ${one.processor}` : `The upgrade of everything outdated on ${plural(of.length, 'processor')}`)) {
       for (const n of names) selected.delete(n);
     }
+  }
+
+  /**
+   * Only the packages with advisories, each to the lowest version that clears them all (a batch `security`), after
+   * saying which.
+   * @param {ProcessorUpdates} u
+   */
+  async function securityUpdates(u) {
+    const fixes = u.updates.filter((r) => r.type === 'security');
+    const yes = await confirmAction({
+      title: `Install the security updates of ${u.processor}?`,
+      body: [
+        `${plural(fixes.length, 'package')} of ${u.processor} go to the lowest version that clears their advisories, in one operation; nothing else changes:`,
+        h('ul', { class: 'dialog-list' }, fixes.map((r) => h('li', {}, h('strong', {}, r.package), ` ${r.current} → ${r.fixedVersion ?? r.available}`, r.advisories?.length ? ` (${r.advisories.join(', ')})` : ''))),
+        'Held packages are left alone, and the batch names them.',
+      ],
+      confirm: `Install ${plural(fixes.length, 'security update')}`, danger: false,
+    });
+    if (!yes || disposed) return;
+    await fleet.startBatch({ processors: [u.processor], action: 'security' }, `The security updates of ${u.processor}`);
   }
 
   async function load() {
