@@ -281,6 +281,14 @@ browserTest('a security update (an answer of GET /updates the test makes up) is 
   t.is(await pip.locator('.update-counts').textContent(), '1 security update1 other');
   t.is(await page.locator('.fleet-updates-tab > [role=status]').textContent(), '1 security update, 1 other on 1 processor.');
   await panel.screenshot('fleet-12-updates-security');
+
+  // Security updates only: asks first, naming the fixed versions; this procenv has no advisory database, and says so.
+  await pip.getByRole('button', { name: 'Install the security updates of sample_pip…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Install the security updates of sample_pip?' });
+  t.deepEqual(await dialog.getByRole('listitem').allTextContents(), ['requests 2.28.1 → 2.31.0 (<b>PYSEC-1</b>, GHSA-x)']);
+  await dialog.getByRole('button', { name: 'Install 1 security update' }).click();
+  await page.getByRole('alert').getByText(/^The security updates of sample_pip could not be started: a security batch needs the advisory database/).waitFor();
+  t.deepEqual(await api(svc, token, '/batches'), []);
   t.deepEqual(panel.problems, []);
 });
 
@@ -416,6 +424,33 @@ browserTest('a plain user sees the fleet of what they can read, but no hold, che
   // A processor they can read: no Hold… either.
   await page.goto(`${svc.url}/ui/#/p/sample_pip`);
   await page.locator('.packages tr[data-package="numpy"]').waitFor();
+  t.is(await page.getByRole('button', { name: /^(Hold|Release)/ }).count(), 0);
+  t.deepEqual(panel.problems, []);
+});
+
+browserTest('on a compute node the owner sees the fleet and the holds but is offered no hold, check or batch: those are made on the main node', async (t) => {
+  const svc = await startTestService({ nodeCode: 'node-a' }, { worker: false });
+  t.teardown(() => svc.close());
+  const token = await svc.login('demo');
+  // As a compute node stores the main node's holds when it syncs.
+  await svc.store.saveHold({ processorName: 'sample_pip', package: 'numpy', key: 'numpy', reason: 'placed on the main node', userId: 'demo', createdAt: Date.now(), version: '1.24.4' });
+  const panel = await openPanel(t, browser);
+  const { page } = panel;
+  await signIn(panel, svc.url, token);
+  await page.locator('.node-code', { hasText: 'node node-a' }).waitFor();
+  await page.goto(`${svc.url}/ui/#/fleet`);
+  await page.getByLabel('Package name').fill('numpy');
+  await page.getByText('2 packages match “numpy”; 1–2 shown.').waitFor();
+  t.deepEqual(await whereInstalled(page, 'numpy', 'pip'), ['sample_oneshot 1.26.4 → 2.1.0', 'sample_pip 1.24.4 → 2.0.2 held']);
+  t.is(await page.locator('.fleet-search li[data-processor="sample_pip"] .hold-words').textContent(), 'held by demo: placed on the main node');
+  t.is(await page.locator('.fleet-search').getByRole('button').count(), 0);
+  await page.getByRole('link', { name: 'Updates', exact: true }).click();
+  await page.locator('.update-card[data-processor="sample_pip"] tbody tr').first().waitFor();
+  t.is(await page.locator('.fleet-updates-tab').getByRole('button').count(), 0);
+  await page.goto(`${svc.url}/ui/#/p/sample_pip`);
+  await page.locator('.packages tr[data-package="numpy"]').waitFor();
+  t.is(await page.locator('.packages tr[data-package="numpy"] .hold-words').textContent(), 'held by demo: placed on the main node');
+  t.is(await page.getByRole('button', { name: 'Upgrade requests to 2.32.3' }).count(), 1, 'changes are still offered on a compute node');
   t.is(await page.getByRole('button', { name: /^(Hold|Release)/ }).count(), 0);
   t.deepEqual(panel.problems, []);
 });
