@@ -13,10 +13,13 @@ import { describeCommands, formatTime, h, isFinal, newId, plural, replace, statu
  *   cancelledAt?: number, cancelledBy?: string,
  *   progress: { total: number, queued: number, skipped: number, refused: number, byStatus: Record<string, number>, finished: boolean },
  *   operations: { processor: string, operationId: string, status: string, error?: { code: string, message: string } }[],
+ *   alone?: boolean,
  * }} BatchView
  */
 
 const PAGE = 20;
+/** As procenv lists them: newest first, then by id. @param {BatchView} x @param {BatchView} y */
+const newestFirst = (x, y) => y.createdAt - x.createdAt || (x.batchId < y.batchId ? -1 : x.batchId > y.batchId ? 1 : 0);
 /** A batch still running is read again this often without the event stream, and now and then with it. */
 const POLL_MS = 1_500;
 const SAFETY_POLL_MS = 10_000;
@@ -197,24 +200,28 @@ export function renderFleetBatches(ctx, fleet, openId) {
   /** A batch as procenv answered it, in its place (newest first). @param {BatchView} b */
   function put(b) {
     const i = batches.findIndex((x) => x.batchId === b.batchId);
-    if (i >= 0) batches[i] = b;
-    else batches = [...batches, b].sort((x, y) => y.createdAt - x.createdAt);
+    if (i >= 0) batches[i] = batches[i]?.alone ? { ...b, alone: true } : b;
+    else batches = [...batches, b].sort(newestFirst);
     render();
   }
 
   /** @param {boolean} [older] */
   async function load(older = false) {
     try {
+      // The list again: as many as are shown (a batch read on its own by its link is not counted in the paging).
+      const listed = batches.filter((b) => !b.alone).length;
+      const limit = older ? PAGE : Math.min(500, Math.max(PAGE, listed));
       /** @type {BatchView[]} */
-      const page = await api.get('/batches', older ? { limit: PAGE, offset: batches.length } : { limit: Math.max(PAGE, batches.length), offset: 0 });
+      const page = await api.get('/batches', { limit, offset: older ? listed : 0 });
       if (disposed) return;
-      if (older) batches = batches.concat(page.filter((b) => !batches.some((x) => x.batchId === b.batchId)));
+      if (older) batches = batches.filter((b) => !page.some((x) => x.batchId === b.batchId)).concat(page);
       else batches = page;
-      complete = page.length < (older ? PAGE : Math.max(PAGE, batches.length));
+      batches.sort(newestFirst);
+      complete = page.length < limit;
       // A batch asked for by its link that is older than the page: read on its own.
       if (reveal && !batches.some((b) => b.batchId === reveal)) {
         try {
-          batches.push(await api.get(`/batches/${encodeURIComponent(reveal)}`));
+          batches.push({ ...(await api.get(`/batches/${encodeURIComponent(reveal)}`)), alone: true });
         } catch (err) {
           ctx.notify(`That batch cannot be shown: ${/** @type {Error} */ (err).message}`, 'error');
           reveal = undefined;
