@@ -389,6 +389,31 @@ browserTest('a batch\'s progress follows its operations as they end, from the ev
   t.deepEqual(panel.problems, []);
 });
 
+browserTest('the Batches list shows 20 at a time, and a link to an older batch shows it with its results open', async (t) => {
+  const svc = await startTestService({}, { worker: false });
+  t.teardown(() => svc.close());
+  const token = await svc.login('demo');
+  const ids: string[] = [];
+  for (let i = 0; i < 22; i++) {
+    const res = await svc.http.post('batches', { headers: { 'x-session-token': token }, json: { processors: ['sample_conda'], action: 'upgrade-all' }, responseType: 'json' });
+    ids.push((res.body as { batchId: string }).batchId);
+  }
+  const panel = await openPanel(t, browser);
+  const { page } = panel;
+  await signIn(panel, svc.url, token);
+  await page.goto(`${svc.url}/ui/#/fleet/batches/${ids[0]}`);
+  const oldest = page.locator(`.batch[data-batch-id="${ids[0]}"]`);
+  await oldest.locator('.batch-results tr[data-processor="sample_conda"]').waitFor();
+  t.is(await page.locator('.batch').count(), 21, 'the newest 20 and the one asked for');
+  t.is(await page.evaluate(() => document.activeElement?.closest('.batch')?.getAttribute('data-batch-id')), ids[0]);
+  await page.getByRole('button', { name: 'Show older batches' }).click();
+  await page.getByText('22 batches, newest first.').waitFor();
+  const shown = await page.locator('.batch').evaluateAll((els) => els.map((el) => (el as HTMLElement).dataset.batchId));
+  t.deepEqual(shown, (await api(svc, token, '/batches?limit=50')).map((b: { batchId: string }) => b.batchId), 'each once, in procenv\'s order');
+  t.is(new Set(shown).size, 22);
+  t.deepEqual(panel.problems, []);
+});
+
 browserTest('a plain user sees the fleet of what they can read, but no hold, check or batch button for processors they cannot change, and it fits 375 px', async (t) => {
   const svc = await startTestService({}, { worker: false });
   t.teardown(() => svc.close());
