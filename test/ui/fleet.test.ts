@@ -430,7 +430,7 @@ browserTest('a plain user sees the fleet of what they can read, but no hold, che
   await page.getByText('2 packages match “numpy”; 1–2 shown.').waitFor();
   t.deepEqual(await whereInstalled(page, 'numpy', 'pip'), ['sample_pip 1.24.4 → 2.0.2']);
   t.is(await page.locator('.fleet-search').getByRole('button').count(), 0);
-  t.deepEqual(await page.locator('.fleet-search [data-label="Change"]').allTextContents(), ['not yours to change', 'not yours to change']);
+  t.deepEqual(await page.locator('.fleet-search [data-label="Change"]').allTextContents(), ['read-only for you', 'read-only for you']);
   t.is(await overflowsSideways(page), 0);
   t.deepEqual(await unlabelledControls(page), []);
   await panel.screenshot('fleet-30-stranger-packages-375px');
@@ -469,9 +469,11 @@ browserTest('on a compute node the owner sees the fleet and the holds but is off
   t.deepEqual(await whereInstalled(page, 'numpy', 'pip'), ['sample_oneshot 1.26.4 → 2.1.0', 'sample_pip 1.24.4 → 2.0.2 held']);
   t.is(await page.locator('.fleet-search li[data-processor="sample_pip"] .hold-words').textContent(), 'held by demo: placed on the main node');
   t.is(await page.locator('.fleet-search').getByRole('button').count(), 0);
+  t.deepEqual(await page.locator('.fleet-search [data-label="Change"]').allTextContents(), ['batches are made on the main node', 'batches are made on the main node']);
   await page.getByRole('link', { name: 'Updates', exact: true }).click();
   await page.locator('.update-card[data-processor="sample_pip"] tbody tr').first().waitFor();
   t.is(await page.locator('.fleet-updates-tab').getByRole('button').count(), 0);
+  await page.getByText('Checks and upgrades are started on the main node', { exact: false }).waitFor();
   await page.goto(`${svc.url}/ui/#/p/sample_pip`);
   await page.locator('.packages tr[data-package="numpy"]').waitFor();
   t.is(await page.locator('.packages tr[data-package="numpy"] .hold-words').textContent(), 'held by demo: placed on the main node');

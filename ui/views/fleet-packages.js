@@ -193,7 +193,7 @@ export function renderFleetPackages(ctx, fleet) {
             onclick: (/** @type {Event} */ ev) => busy(ev, () => (isHeld ? release(r, i.processor, hold) : placeOn(r, i.processor))),
           }, isHeld ? 'Release…' : 'Hold…') : null);
       }))),
-      h('td', { 'data-label': 'Change' }, writable.length === 0 ? h('span', { class: 'muted' }, 'not yours to change') : h('div', { class: 'row-actions' },
+      h('td', { 'data-label': 'Change' }, writable.length === 0 ? h('span', { class: 'muted' }, ctx.me.mainNode ? 'read-only for you' : 'batches are made on the main node') : h('div', { class: 'row-actions' },
         h('button', {
           type: 'button', class: 'button button-small', 'aria-label': `Upgrade ${r.name} on processors…`, dataset: { focusKey: `upgrade:${id}` },
           onclick: (/** @type {Event} */ ev) => busy(ev, () => batch(r, 'upgrade')),

@@ -56,7 +56,8 @@ export function renderFleetUpdates(ctx, fleet) {
   const checkAll = h('button', { type: 'button', class: 'button' }, 'Check for updates on all you can change');
   const el = h('section', { class: 'fleet-updates-tab', 'aria-labelledby': 'fleet-updates-heading' },
     h('h2', { id: 'fleet-updates-heading', tabindex: '-1' }, 'Updates'),
-    h('p', { class: 'help' }, 'Newer versions found by the last check of each processor. A check asks each package manager again; it runs as an operation of the processor.'),
+    h('p', { class: 'help' }, 'Newer versions found by the last check of each processor. A check asks each package manager again; it runs as an operation of the processor.',
+      ctx.me.mainNode ? '' : ' Checks and upgrades are started on the main node, which sends them on to this one.'),
     h('div', { class: 'toolbar' },
       h('div', { class: 'field field-inline' }, securityOnly, h('label', { for: securityOnlyId }, 'Security updates only')),
       h('div', { class: 'field field-inline' }, showAll, h('label', { for: showAllId }, 'Also processors without updates')),
