@@ -4,6 +4,7 @@
 import { Api } from './lib/api.js';
 import { h, replace } from './lib/dom.js';
 import { LiveEvents } from './lib/events.js';
+import { renderFleet } from './views/fleet.js';
 import { renderNodes } from './views/nodes.js';
 import { renderProcessor } from './views/processor.js';
 import { renderProcessors } from './views/processors.js';
@@ -12,7 +13,8 @@ import { renderSignIn } from './views/sign-in.js';
 /**
  * @typedef {{ userId: string, admin: boolean, mainNode: boolean, nodeCode: string }} Me
  * @typedef {'packages' | 'history' | 'generations' | 'nodes'} ProcessorTab
- * @typedef {{ name: 'processors' } | { name: 'processor', processor: string, tab: ProcessorTab, operation?: string } | { name: 'nodes' } | { name: 'unknown' }} Route
+ * @typedef {'packages' | 'updates' | 'batches'} FleetTab
+ * @typedef {{ name: 'processors' } | { name: 'processor', processor: string, tab: ProcessorTab, operation?: string } | { name: 'fleet', tab: FleetTab, batch?: string } | { name: 'nodes' } | { name: 'unknown' }} Route
  * @typedef {{ dispose(): void, route?(route: Route): boolean }} View
  * @typedef {{
  *   api: Api,
@@ -80,6 +82,18 @@ function currentRoute() {
   const hash = location.hash;
   if (hash === '' || hash === '#' || hash === '#/') return { name: 'processors' };
   if (hash === '#/nodes') return { name: 'nodes' };
+  // #/fleet, #/fleet/updates, #/fleet/batches, #/fleet/batches/<id>: a batch with its results open.
+  const fleet = /^#\/fleet(?:\/(updates)|\/(batches)(?:\/([^/]+))?)?$/.exec(hash);
+  if (fleet) {
+    const tab = /** @type {FleetTab} */ (fleet[1] ?? fleet[2] ?? 'packages');
+    let batch;
+    try {
+      batch = fleet[3] === undefined ? undefined : decodeURIComponent(fleet[3]);
+    } catch {
+      return { name: 'unknown' };
+    }
+    return { name: 'fleet', tab, ...(batch ? { batch } : {}) };
+  }
   // #/p/<name>/history/<operation id>: the history with that operation's details open.
   const m = /^#\/p\/([^/]+)(?:\/(generations|nodes)|\/(history)(?:\/([^/]+))?)?$/.exec(hash);
   if (m) {
@@ -107,8 +121,10 @@ function showRoute(focus) {
   main.replaceChildren();
   /** @type {PanelContext} */
   const ctx = { api, events, me, notify, main };
+  /** @type {Record<string, string>} */
+  const navOf = { nodes: '#/nodes', fleet: '#/fleet' };
   for (const link of topNav.querySelectorAll('a')) {
-    const current = (route.name === 'nodes' && link.hash === '#/nodes') || (route.name !== 'nodes' && link.hash === '#/');
+    const current = link.hash === (navOf[route.name] ?? '#/');
     if (current) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
@@ -118,6 +134,9 @@ function showRoute(focus) {
       break;
     case 'processor':
       view = renderProcessor(ctx, route);
+      break;
+    case 'fleet':
+      view = renderFleet(ctx, route);
       break;
     case 'nodes':
       view = renderNodes(ctx);
@@ -137,6 +156,7 @@ function signedIn(who) {
     h('button', { type: 'button', class: 'button button-small', onclick: () => signOut('You are signed out.') }, 'Sign out'));
   replace(topNav,
     h('a', { href: '#/' }, 'Processors'),
+    h('a', { href: '#/fleet' }, 'Fleet'),
     who.mainNode && who.admin ? h('a', { href: '#/nodes' }, 'Nodes') : null,
     h('span', { class: 'node-code', title: who.mainNode ? 'the main node' : 'a compute node' }, `node ${who.nodeCode}${who.mainNode ? ' (main)' : ''}`));
   events.start();

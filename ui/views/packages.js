@@ -1,6 +1,7 @@
 // @ts-check
 import { confirmAction } from '../lib/dialog.js';
 import { h, newId, plural, replace, whileBusy } from '../lib/dom.js';
+import { holdsPath, holdTitle, holdWords, placeHold, releaseHold } from '../lib/holds.js';
 
 /**
  * @typedef {{ packageName: string, currentVersion?: string, latestVersion?: string, currentBuild?: string, channel?: string, managerName?: string }} PackageInfo
@@ -25,10 +26,16 @@ const COMPARE = {
   status: (a, b) => Number(isOutdated(b)) - Number(isOutdated(a)),
 };
 
+/** A package's identity as procenv keys holds: pip names as PEP 503 normalises them. @param {'pip' | 'conda' | null} kind @param {string} name */
+function holdKeyOf(kind, name) {
+  return kind === 'pip' ? name.toLowerCase().replace(/[-_.]+/g, '-') : name;
+}
+
 /**
- * The packages tab: the package list with a search box, sorting and an "outdated only" switch; for users who may
- * change the processor, Add (name, optional version), Upgrade and Remove per package, several packages changed in
- * one operation, Refresh and Reset history. Nothing the user cannot do is offered.
+ * The packages tab: the package list with a search box, sorting and an "outdated only" switch, held packages marked
+ * with who held them and why; for users who may change the processor, Add (name, optional version), Upgrade and
+ * Remove per package (not of a held one), several packages changed in one operation, Refresh and Reset history, and
+ * on the main node Hold… and Release…. Nothing the user cannot do is offered.
  * @param {import('../app.js').PanelContext} ctx
  * @param {import('./processor.js').ProcessorActions} actions
  * @returns {import('./processor.js').Tab}
@@ -39,8 +46,12 @@ export function renderPackages(ctx, actions) {
   const name = row.name;
   const canWrite = row.canWrite && row.manager !== null;
   const kind = row.manager;
+  /** Holds are placed and lifted on the main node only. */
+  const canHold = canWrite && me.mainNode;
   /** @type {PackageInfo[]} */
   let packages = [];
+  /** The processor's holds by package key. @type {Map<string, import('../lib/holds.js').Hold>} */
+  let holds = new Map();
   /** @type {string | null} */
   let loadError = null;
   let loaded = false;
@@ -143,7 +154,7 @@ export function renderPackages(ctx, actions) {
     const all = h('input', { type: 'checkbox', 'aria-label': 'Select all packages shown', dataset: { focusKey: 'select-all' } });
     all.addEventListener('change', () => {
       for (const p of shown()) {
-        if (all.checked) selected.add(p.packageName);
+        if (all.checked && !isHeld(p)) selected.add(p.packageName);
         else selected.delete(p.packageName);
       }
       render();
@@ -152,6 +163,11 @@ export function renderPackages(ctx, actions) {
       canWrite ? h('th', { scope: 'col', class: 'select' }, all) : null,
       sortable('name', 'Package'), sortable('current', 'Installed'), sortable('latest', 'Latest'), sortable('status', 'Status'),
       canWrite ? h('th', { scope: 'col', class: 'actions-head' }, 'Actions') : null);
+  }
+
+  /** @param {PackageInfo} p */
+  function isHeld(p) {
+    return holds.has(holdKeyOf(kind, p.packageName));
   }
 
   function shown() {
@@ -164,7 +180,7 @@ export function renderPackages(ctx, actions) {
   function render() {
     if (!loaded) return;
     const focusKey = document.activeElement instanceof HTMLElement && el.contains(document.activeElement) ? document.activeElement.dataset.focusKey : undefined;
-    for (const s of [...selected]) if (!packages.some((p) => p.packageName === s)) selected.delete(s);
+    for (const s of [...selected]) if (!packages.some((p) => p.packageName === s && !isHeld(p))) selected.delete(s);
     const list = shown();
     const outdated = packages.filter(isOutdated).length;
     if (loadError) counts.textContent = loadError;
@@ -173,9 +189,10 @@ export function renderPackages(ctx, actions) {
     replace(body, list.map(rowOf));
     const all = /** @type {HTMLInputElement | null} */ (headRow.querySelector('input[type=checkbox]'));
     if (all) {
+      const selectable = list.filter((p) => !isHeld(p)).length;
       const picked = list.filter((p) => selected.has(p.packageName)).length;
-      all.checked = list.length > 0 && picked === list.length;
-      all.indeterminate = picked > 0 && picked < list.length;
+      all.checked = selectable > 0 && picked === selectable;
+      all.indeterminate = picked > 0 && picked < selectable;
     }
     renderSelection();
     if (focusKey) {
@@ -188,6 +205,7 @@ export function renderPackages(ctx, actions) {
   function rowOf(p) {
     const old = isOutdated(p);
     const pkg = p.packageName;
+    const hold = holds.get(holdKeyOf(kind, pkg));
     const extra = [p.currentBuild, p.channel].filter(Boolean).join(' · ');
     const checkbox = h('input', { type: 'checkbox', 'aria-label': `Select ${pkg}`, dataset: { focusKey: `select:${pkg}` } });
     checkbox.checked = selected.has(pkg);
@@ -196,21 +214,29 @@ export function renderPackages(ctx, actions) {
       else selected.delete(pkg);
       render();
     });
-    return h('tr', { class: old ? 'outdated' : '', dataset: { package: pkg } },
-      canWrite ? h('td', { class: 'select' }, checkbox) : null,
+    return h('tr', { class: old ? 'outdated' : '', dataset: { package: pkg, held: hold ? 'true' : 'false' } },
+      // A held package cannot be upgraded or removed: it is not offered for either.
+      canWrite ? h('td', { class: 'select' }, hold ? null : checkbox) : null,
       h('th', { scope: 'row', 'data-label': 'Package' }, pkg, extra ? h('span', { class: 'pkg-extra' }, extra) : null),
       h('td', { 'data-label': 'Installed' }, p.currentVersion ?? ''),
       h('td', { 'data-label': 'Latest' }, p.latestVersion ?? ''),
-      h('td', { 'data-label': 'Status' }, old ? h('span', { class: 'badge badge-outdated' }, 'outdated') : h('span', { class: 'muted' }, 'current')),
+      h('td', { 'data-label': 'Status' }, old ? h('span', { class: 'badge badge-outdated' }, 'outdated') : h('span', { class: 'muted' }, 'current'),
+        hold ? [' ', h('span', { class: 'badge badge-held', title: holdTitle(hold) }, 'held'), h('span', { class: 'hold-words' }, holdWords(hold))] : null),
       canWrite ? h('td', { 'data-label': 'Actions' }, h('div', { class: 'row-actions' },
-        old ? h('button', {
+        old && !hold ? h('button', {
           type: 'button', class: 'button button-small', 'aria-label': `Upgrade ${pkg} to ${p.latestVersion}`, dataset: { focusKey: `upgrade:${pkg}` },
           onclick: (/** @type {Event} */ ev) => busy(ev, () => actions.submit([upgradeCommand(p)], `The upgrade of ${pkg}`)),
         }, 'Upgrade') : null,
-        h('button', {
+        hold ? null : h('button', {
           type: 'button', class: 'button button-small button-danger-outline', 'aria-label': `Remove ${pkg}`, dataset: { focusKey: `remove:${pkg}` },
           onclick: (/** @type {Event} */ ev) => busy(ev, () => remove([pkg])),
-        }, 'Remove'))) : null);
+        }, 'Remove'),
+        canHold ? h('button', {
+          type: 'button', class: 'button button-small', 'aria-label': `${hold ? 'Release' : 'Hold'} ${pkg}…`, dataset: { focusKey: `hold:${pkg}` },
+          onclick: (/** @type {Event} */ ev) => busy(ev, async () => {
+            if (hold ? await releaseHold(ctx, name, pkg, hold) : await placeHold(ctx, name, pkg)) await load();
+          }),
+        }, hold ? 'Release…' : 'Hold…') : null)) : null);
   }
 
   /** The version the user saw offered, so that what runs (and what compute nodes replay) is what was shown. @param {PackageInfo} p */
@@ -272,8 +298,13 @@ export function renderPackages(ctx, actions) {
 
   async function load() {
     try {
-      const list = await api.get('/packageManager/listPackages', { name });
+      const [list, held] = await Promise.all([
+        api.get('/packageManager/listPackages', { name }),
+        // Without its holds the list is still worth showing; it then marks none.
+        api.get(holdsPath(name)).catch(() => []),
+      ]);
       packages = Array.isArray(list) ? list : [];
+      holds = new Map((Array.isArray(held) ? held : []).map((x) => [x.key, x]));
       loadError = null;
     } catch (err) {
       loadError = `The package list cannot be read: ${/** @type {Error} */ (err).message}`;
