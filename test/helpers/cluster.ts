@@ -402,7 +402,7 @@ export class Cluster {
   async close(): Promise<void> {
     await Promise.allSettled([...this.nodes.values(), this.main].map((n) => n.stop()));
     for (const fn of this.cleanups) await Promise.resolve().then(fn).catch(() => undefined);
-    rmSync(this.root, { recursive: true, force: true });
+    rmSync(this.root, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
     liveRoots.delete(this.root);
   }
 }

@@ -99,7 +99,8 @@ async function serve(t: ExecutionContext, options: { env?: Record<string, string
   const served = { child, logs: [] as Record<string, unknown>[], exited: false, token, folder, storeFile } as Served;
   t.teardown(() => {
     child.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
+    // A pip process the killed service had started may still be writing into the venv for a moment: retried.
+    rmSync(root, { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
   });
   let partial = '';
   child.stdout!.on('data', (chunk: Buffer) => {
