@@ -166,7 +166,7 @@ export function renderFleetAudit(ctx, fleet) {
           h('th', { scope: 'row', 'data-label': 'Package' }, f.package),
           h('td', { 'data-label': 'Installed' }, f.version),
           h('td', { 'data-label': 'Advisories' }, h('ul', { class: 'advisories' }, f.advisories.map((a) => advisoryOf(name, f, a)))),
-          h('td', { 'data-label': 'Target', class: 'target' }, f.fixedVersion ?? h('span', { class: 'muted' }, 'no known fix'))))))));
+          h('td', { 'data-label': 'Target', class: 'target' }, f.fixedVersion ?? h('span', { class: 'muted' }, f.advisories.every((a) => a.ignoredBy) ? 'none needed: ignored' : 'no known fix'))))))));
   }
 
   /** @param {string} name @param {Finding} f @param {FindingAdvisory} a */
