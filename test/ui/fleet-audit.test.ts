@@ -214,6 +214,18 @@ browserTest('an admin creates a weekly window from the panel, sees when it next 
   }
   await panel.screenshot('windows-03-list');
 
+  // Edit…: the name stays, the rest changes.
+  await row.getByRole('button', { name: 'Edit nightly…' }).click();
+  const change = page.getByRole('dialog', { name: 'Change the window nightly' });
+  t.is(await change.getByLabel('Name').getAttribute('readonly'), '');
+  t.true(await change.getByLabel('Thursday').isChecked());
+  await change.getByRole('radio', { name: 'Cron expression' }).check();
+  await change.getByRole('textbox', { name: /^Cron \(/ }).fill('15 1 * * 0');
+  await change.getByLabel('Duration (minutes)').fill('60');
+  await change.getByRole('button', { name: 'Save' }).click();
+  await row.getByText('cron 15 1 * * 0').waitFor();
+  t.like((await api(svc, admin, '/windows'))[0], { name: 'nightly', schedule: '15 1 * * 0', durationMinutes: 60, timezone: 'Asia/Tokyo' });
+
   await row.getByRole('button', { name: 'Delete nightly…' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete the window' }).click();
   await page.getByText('No maintenance window is defined.').waitFor();

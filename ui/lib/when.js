@@ -32,7 +32,8 @@ export function whenPart(api) {
   const radio = (value, label) => {
     const id = newId('when-choice');
     const input = h('input', { id, type: 'radio', name, value });
-    return { input, el: h('li', { class: 'choice' }, input, h('label', { for: id }, label)) };
+    // Not list items: a radio group in a fieldset, kept out of the dialog's list of changes.
+    return { input, el: h('div', { class: 'choice' }, input, h('label', { for: id }, label)) };
   };
   const now = radio('now', 'Now');
   const after = radio('after', 'After a date and time');
@@ -48,7 +49,7 @@ export function whenPart(api) {
   const windowField = h('div', { class: 'field', hidden: true }, h('label', { for: windowId }, 'Window'), windowSelect);
   const el = h('fieldset', { class: 'choices when' },
     h('legend', {}, 'When'),
-    h('ul', { class: 'choice-list' }, now.el, after.el, inWindow.el),
+    h('div', { class: 'choice-list' }, now.el, after.el, inWindow.el),
     afterField, windowField,
     h('div', { class: 'field' }, h('label', { for: spreadId }, 'Spread the starts over (minutes, optional)'), spread));
   const choice = () => [now, after, inWindow].find((r) => r.input.checked)?.input.value ?? 'now';

@@ -41,7 +41,7 @@ function describeMinutes(m) {
 function bothZones(ms, zone) {
   const mine = Intl.DateTimeFormat().resolvedOptions().timeZone;
   const local = h('time', { datetime: new Date(ms).toISOString() }, formatTime(ms));
-  if (mine === zone) return h('span', { class: 'when' }, local);
+  if (mine === zone) return h('span', { class: 'when' }, local, h('span', { class: 'pkg-extra' }, `${zone}, your time zone too`));
   const there = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short', timeZone: zone }).format(new Date(ms));
   return h('span', { class: 'when' }, local, h('span', { class: 'pkg-extra' }, `${there} ${zone}`));
 }
