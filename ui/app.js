@@ -13,7 +13,7 @@ import { renderSignIn } from './views/sign-in.js';
 /**
  * @typedef {{ userId: string, admin: boolean, mainNode: boolean, nodeCode: string }} Me
  * @typedef {'packages' | 'history' | 'generations' | 'nodes'} ProcessorTab
- * @typedef {'packages' | 'updates' | 'batches'} FleetTab
+ * @typedef {'packages' | 'updates' | 'audit' | 'windows' | 'batches'} FleetTab
  * @typedef {{ name: 'processors' } | { name: 'processor', processor: string, tab: ProcessorTab, operation?: string } | { name: 'fleet', tab: FleetTab, batch?: string } | { name: 'nodes' } | { name: 'unknown' }} Route
  * @typedef {{ dispose(): void, route?(route: Route): boolean }} View
  * @typedef {{
@@ -82,8 +82,8 @@ function currentRoute() {
   const hash = location.hash;
   if (hash === '' || hash === '#' || hash === '#/') return { name: 'processors' };
   if (hash === '#/nodes') return { name: 'nodes' };
-  // #/fleet, #/fleet/updates, #/fleet/batches, #/fleet/batches/<id>: a batch with its results open.
-  const fleet = /^#\/fleet(?:\/(updates)|\/(batches)(?:\/([^/]+))?)?$/.exec(hash);
+  // #/fleet, #/fleet/updates, #/fleet/audit, #/fleet/windows, #/fleet/batches, #/fleet/batches/<id>: a batch with its results open.
+  const fleet = /^#\/fleet(?:\/(updates|audit|windows)|\/(batches)(?:\/([^/]+))?)?$/.exec(hash);
   if (fleet) {
     const tab = /** @type {FleetTab} */ (fleet[1] ?? fleet[2] ?? 'packages');
     let batch;

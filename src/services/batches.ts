@@ -43,7 +43,12 @@ export interface BatchServiceOptions {
 export interface BatchView extends Batch {
   progress: BatchProgress;
   /** Each queued processor's operations as they stand now, with each compute node's delivery on the main node. */
-  operations: { processor: string; operationId: string; status: OperationStatus; error?: Operation['error']; nodes?: { nodeCode: string; state: string }[] }[];
+  operations: {
+    processor: string; operationId: string; status: OperationStatus; error?: Operation['error'];
+    /** A scheduled operation's planned start (ms since the epoch) and window: the panel shows when it will run. */
+    notBefore?: number; window?: string;
+    nodes?: { nodeCode: string; state: string }[];
+  }[];
 }
 
 /**
@@ -221,6 +226,7 @@ export class BatchService {
         const deliveries = this.o.isMainNode ? await this.o.store.listDeliveries({ operationId: id }) : [];
         operations.push({
           processor: r.processor, operationId: id, status: op.status, ...(op.error ? { error: op.error } : {}),
+          ...(op.notBefore !== undefined ? { notBefore: op.notBefore } : {}), ...(op.window !== undefined ? { window: op.window } : {}),
           ...(deliveries.length ? { nodes: deliveries.map((d) => ({ nodeCode: d.nodeCode, state: d.state })) } : {}),
         });
       }

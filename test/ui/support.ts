@@ -29,8 +29,8 @@ export interface PanelPage {
  * A fresh browser context (its own sessionStorage) whose requests may go to 127.0.0.1 only: anything else is
  * aborted and counted as a problem.
  */
-export async function openPanel(t: ExecutionContext, browser: Browser, options: { width?: number; height?: number } = {}): Promise<PanelPage> {
-  const context = await browser.newContext({ viewport: { width: options.width ?? 1280, height: options.height ?? 900 } });
+export async function openPanel(t: ExecutionContext, browser: Browser, options: { width?: number; height?: number; timezoneId?: string } = {}): Promise<PanelPage> {
+  const context = await browser.newContext({ viewport: { width: options.width ?? 1280, height: options.height ?? 900 }, ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}) });
   t.teardown(() => context.close());
   const problems: string[] = [];
   await context.route((url) => url.hostname !== '127.0.0.1', async (route) => {

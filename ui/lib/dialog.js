@@ -92,11 +92,12 @@ export async function askText({ title, body, label, confirm, maxLength, value = 
 
 /**
  * Asks which of a list to act on, and confirms in the same dialog: one checkbox per choice (those in `checked`
- * ticked), and a confirm button whose words follow the count (`confirm(n)`). Answers the chosen values, or null.
- * @param {{ title: string, body: (string | Node)[], legend: string, choices: { value: string, label: (string | Node)[] }[], checked: Set<string>, confirm: (n: number) => string, danger?: boolean }} options
+ * ticked), and a confirm button whose words follow the count (`confirm(n)`). `extra` goes after the choices (a
+ * batch's "When") with its own check. Answers the chosen values, or null.
+ * @param {{ title: string, body: (string | Node)[], legend: string, choices: { value: string, label: (string | Node)[] }[], checked: Set<string>, confirm: (n: number) => string, danger?: boolean, extra?: { el: Node, check(): string | null } }} options
  * @returns {Promise<string[] | null>}
  */
-export async function chooseAndConfirm({ title, body, legend, choices, checked, confirm, danger = false }) {
+export async function chooseAndConfirm({ title, body, legend, choices, checked, confirm, danger = false, extra }) {
   const boxes = choices.map((c) => {
     const id = newId('dialog-choice');
     const box = h('input', { id, type: 'checkbox', value: c.value });
@@ -106,8 +107,8 @@ export async function chooseAndConfirm({ title, body, legend, choices, checked, 
   const picked = () => boxes.filter((b) => b.box.checked).map((b) => b.box.value);
   const yes = await openDialog({
     title, danger, confirm: confirm(picked().length),
-    body: [...body, h('fieldset', { class: 'choices' }, h('legend', {}, legend), h('ul', { class: 'choice-list' }, boxes.map((b) => b.el)))],
-    check: () => (picked().length === 0 ? 'Choose at least one.' : null),
+    body: [...body, h('fieldset', { class: 'choices' }, h('legend', {}, legend), h('ul', { class: 'choice-list' }, boxes.map((b) => b.el))), ...(extra ? [extra.el] : [])],
+    check: () => (picked().length === 0 ? 'Choose at least one.' : extra?.check() ?? null),
     onOpen: (button) => {
       const update = () => {
         const n = picked().length;

@@ -12,7 +12,7 @@ import { describeCommands, formatTime, h, isFinal, newId, plural, replace, statu
  *   packages: { name: string, version?: string }[], removeDependencies: boolean, results: BatchResult[],
  *   cancelledAt?: number, cancelledBy?: string,
  *   progress: { total: number, queued: number, skipped: number, refused: number, byStatus: Record<string, number>, finished: boolean },
- *   operations: { processor: string, operationId: string, status: string, error?: { code: string, message: string } }[],
+ *   operations: { processor: string, operationId: string, status: string, error?: { code: string, message: string }, notBefore?: number, window?: string }[],
  *   alone?: boolean,
  * }} BatchView
  */
@@ -163,10 +163,23 @@ export function renderFleetBatches(ctx, fleet, openId) {
               : r.skipped ? [h('span', { class: 'badge badge-stopped' }, 'skipped'), h('span', { class: 'pkg-extra' }, r.skipped)]
                 : ops.map((o) => h('span', { class: 'batch-op', dataset: { operationId: o.operationId, status: o.status } },
                   isFinal(o.status) ? h('a', { href: `${href}/history/${encodeURIComponent(o.operationId)}`, title: 'The operation in the history' }, statusBadge(o.status)) : statusBadge(o.status),
-                  o.error ? h('span', { class: 'error-words' }, o.error.message) : null))),
+                  o.error ? h('span', { class: 'error-words' }, o.error.message) : null,
+                  plannedStart(o)))),
           h('td', { 'data-label': 'Changes' }, r.commands?.length ? describeCommands(r.commands) : ''),
           h('td', { 'data-label': 'Notes' }, notesOf(r)));
       }))));
+  }
+
+  /**
+   * A scheduled operation that has not started: when it will, in the viewer's time (and its window).
+   * @param {BatchView['operations'][number]} o
+   */
+  function plannedStart(o) {
+    if (o.status !== 'CREATED' || o.notBefore === undefined) return null;
+    return h('span', { class: 'pkg-extra planned', dataset: { notBefore: String(o.notBefore) } },
+      o.notBefore > Date.now() ? 'planned for ' : 'may start since ',
+      h('time', { datetime: new Date(o.notBefore).toISOString() }, formatTime(o.notBefore)),
+      o.window ? ` in window ${o.window}` : '');
   }
 
   /** @param {BatchResult} r */

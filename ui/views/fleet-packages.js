@@ -1,5 +1,6 @@
 // @ts-check
 import { chooseAndConfirm } from '../lib/dialog.js';
+import { whenPart } from '../lib/when.js';
 import { h, newId, plural, replace, whileBusy } from '../lib/dom.js';
 import { holdsPath, holdTitle, holdWords, placeHold, releaseHold } from '../lib/holds.js';
 
@@ -234,17 +235,18 @@ export function renderFleetPackages(ctx, fleet) {
     }));
     const checked = new Set(choices.map((c) => c.value).filter((p) => !heldOn.has(p) && (action === 'remove' || newer.has(p))));
     const upgrade = action === 'upgrade';
+    const when = whenPart(ctx.api);
     const chosen = await chooseAndConfirm({
       title: upgrade ? `Upgrade ${r.name}?` : `Remove ${r.name}?`,
       body: [upgrade
         ? `Each processor chosen gets one operation that upgrades ${r.name} (${r.manager}) to the newest version its index has. Processors where it is held are left alone and say so.`
         : `Each processor chosen gets one operation that removes ${r.name} (${r.manager}) from its environment; code that imports it stops working there. Processors where it is held are left alone and say so.`],
       legend: 'On the processors',
-      choices, checked, danger: !upgrade,
+      choices, checked, danger: !upgrade, extra: when,
       confirm: (n) => `${upgrade ? 'Upgrade' : 'Remove'} ${r.name} ${upgrade ? 'on' : 'from'} ${plural(n, 'processor')}`,
     });
     if (!chosen || disposed) return;
-    await fleet.startBatch({ processors: chosen, action, packages: [r.name] }, `${upgrade ? 'The upgrade' : 'The removal'} of ${r.name} on ${plural(chosen.length, 'processor')}`);
+    await fleet.startBatch({ processors: chosen, action, packages: [r.name], ...when.value() }, `${upgrade ? 'The upgrade' : 'The removal'} of ${r.name} on ${plural(chosen.length, 'processor')}`);
   }
 
   /** @type {ReturnType<typeof setTimeout> | undefined} */

@@ -1,5 +1,6 @@
 // @ts-check
 import { confirmAction } from '../lib/dialog.js';
+import { whenPart } from '../lib/when.js';
 import { h, newId, plural, replace, timeAgo, whileBusy } from '../lib/dom.js';
 
 /**
@@ -181,6 +182,7 @@ export function renderFleetUpdates(ctx, fleet) {
     const of = list.filter((u) => names.includes(u.processor));
     const count = of.reduce((n, u) => n + u.updates.length, 0);
     const one = of.length === 1 ? of[0] : undefined;
+    const when = whenPart(api);
     const yes = await confirmAction({
       title: one ? `Upgrade all outdated packages of ${one.processor}?` : `Upgrade all outdated packages on ${plural(of.length, 'processor')}?`,
       body: [
@@ -191,11 +193,13 @@ export function renderFleetUpdates(ctx, fleet) {
           ? [...one.updates].sort(securityFirst).map((r) => h('li', {}, h('strong', {}, r.package), ` ${r.current} → ${r.available}`, r.type === 'security' ? ' (security)' : ''))
           : of.map((u) => h('li', {}, h('strong', {}, u.processor), `: ${describeCounts(u.counts)}`))),
         'Held packages are left alone, and the batch names them. The changes are recorded in each history and, from the main node, sent to the compute nodes.',
+        when.el,
       ],
+      check: when.check,
       confirm: one ? `Upgrade ${plural(count, 'package')}` : `Upgrade on ${plural(of.length, 'processor')}`, danger: false,
     });
     if (!yes || disposed) return;
-    if (await fleet.startBatch({ processors: of.map((u) => u.processor), action: 'upgrade-all' }, one ? `The upgrade of everything outdated on ${one.processor}` : `The upgrade of everything outdated on ${plural(of.length, 'processor')}`)) {
+    if (await fleet.startBatch({ processors: of.map((u) => u.processor), action: 'upgrade-all', ...when.value() }, one ? `The upgrade of everything outdated on ${one.processor}` : `The upgrade of everything outdated on ${plural(of.length, 'processor')}`)) {
       for (const n of names) selected.delete(n);
     }
   }
@@ -207,17 +211,20 @@ export function renderFleetUpdates(ctx, fleet) {
    */
   async function securityUpdates(u) {
     const fixes = u.updates.filter((r) => r.type === 'security');
+    const when = whenPart(api);
     const yes = await confirmAction({
       title: `Install the security updates of ${u.processor}?`,
       body: [
         `${plural(fixes.length, 'package')} of ${u.processor} go to the lowest version that clears their advisories, in one operation; nothing else changes:`,
         h('ul', { class: 'dialog-list' }, fixes.map((r) => h('li', {}, h('strong', {}, r.package), ` ${r.current} → ${r.fixedVersion ?? r.available}`, r.advisories?.length ? ` (${r.advisories.join(', ')})` : ''))),
         'Held packages are left alone, and the batch names them.',
+        when.el,
       ],
+      check: when.check,
       confirm: `Install ${plural(fixes.length, 'security update')}`, danger: false,
     });
     if (!yes || disposed) return;
-    await fleet.startBatch({ processors: [u.processor], action: 'security' }, `The security updates of ${u.processor}`);
+    await fleet.startBatch({ processors: [u.processor], action: 'security', ...when.value() }, `The security updates of ${u.processor}`);
   }
 
   async function load() {

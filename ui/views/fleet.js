@@ -1,14 +1,16 @@
 // @ts-check
 import { h, plural, replace } from '../lib/dom.js';
+import { renderFleetAudit } from './fleet-audit.js';
 import { renderFleetBatches } from './fleet-batches.js';
 import { renderFleetPackages } from './fleet-packages.js';
 import { renderFleetUpdates } from './fleet-updates.js';
+import { renderFleetWindows } from './fleet-windows.js';
 
 /**
  * @typedef {import('./processors.js').ProcessorSummary} ProcessorSummary
  * @typedef {import('./processor.js').Tab & { open?(batchId: string): boolean }} Tab
  * @typedef {'upgrade-all' | 'security' | 'install' | 'upgrade' | 'remove'} BatchAction
- * @typedef {{ processors: string[] | 'all', action: BatchAction, packages?: string[], removeDependencies?: boolean }} BatchRequest
+ * @typedef {{ processors: string[] | 'all', action: BatchAction, packages?: string[], removeDependencies?: boolean } & import('../lib/when.js').BatchSchedule} BatchRequest
  * @typedef {{
  *   readonly processors: Map<string, ProcessorSummary>,
  *   canChange(processor: string): boolean,
@@ -39,7 +41,7 @@ export function renderFleet(ctx, route) {
   const panel = h('div', { class: 'tab-panel' });
   main.append(
     h('h1', { tabindex: '-1' }, 'Fleet'),
-    h('p', { class: 'help' }, 'The packages, updates and batches of every processor you can read on this node.'),
+    h('p', { class: 'help' }, 'The packages, updates, vulnerabilities and batches of every processor you can read on this node, and the maintenance windows batches can wait for.'),
     tabs, panel);
 
   /** @type {Fleet} */
@@ -56,7 +58,8 @@ export function renderFleet(ctx, route) {
       try {
         const batch = await api.post('/batches', request);
         const queued = batch.progress?.queued ?? 0;
-        ctx.notify(`${what}: ${plural(queued, 'operation')} queued; the batch is followed below.`, 'success');
+        const later = request.deliverAfter || request.window ? ' (scheduled)' : '';
+        ctx.notify(`${what}: ${plural(queued, 'operation')} queued${later}; the batch is followed below.`, 'success');
         location.hash = `#/fleet/batches/${encodeURIComponent(batch.batchId)}`;
         return true;
       } catch (err) {
@@ -68,7 +71,7 @@ export function renderFleet(ctx, route) {
 
   function renderTabs() {
     /** @type {[import('../app.js').FleetTab, string, string][]} */
-    const items = [['packages', '#/fleet', 'Packages'], ['updates', '#/fleet/updates', 'Updates'], ['batches', '#/fleet/batches', 'Batches']];
+    const items = [['packages', '#/fleet', 'Packages'], ['updates', '#/fleet/updates', 'Updates'], ['audit', '#/fleet/audit', 'Audit'], ['windows', '#/fleet/windows', 'Windows'], ['batches', '#/fleet/batches', 'Batches']];
     replace(tabs, items.map(([key, href, label]) => h('a', { href, class: 'tab', 'aria-current': key === tabName ? 'page' : false }, label)));
   }
 
@@ -78,6 +81,8 @@ export function renderFleet(ctx, route) {
     panel.replaceChildren();
     renderTabs();
     if (tabName === 'updates') tab = renderFleetUpdates(ctx, fleet);
+    else if (tabName === 'audit') tab = renderFleetAudit(ctx, fleet);
+    else if (tabName === 'windows') tab = renderFleetWindows(ctx);
     else if (tabName === 'batches') tab = renderFleetBatches(ctx, fleet, openBatch);
     else tab = renderFleetPackages(ctx, fleet);
     panel.append(tab.el);

@@ -326,6 +326,7 @@ export const schemas: Record<string, Schema> = {
       type: 'array', items: object({
         processor: text('the processor'), operationId: text('the operation'), status: { enum: ['CREATED', 'RUNNING', 'DONE', 'ERROR', 'STOPPED'] },
         error: ref('OperationError'),
+        notBefore: ms('a scheduled operation: its planned start'), window: text('a scheduled operation: its maintenance window'),
         nodes: { type: 'array', items: object({ nodeCode: text('compute node'), state: { enum: [...DELIVERY_STATES] } }, ['nodeCode', 'state']) },
       }, ['processor', 'operationId', 'status']),
     },
