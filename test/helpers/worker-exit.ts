@@ -1,4 +1,4 @@
-import { registerCompletionHandler } from 'ava';
+import test, { registerCompletionHandler } from 'ava';
 
 /**
  * Loaded into every test worker (ava's `require` option). AVA 6 and later wait for a worker to exit by itself once
@@ -12,7 +12,8 @@ const GRACE_MS = 10_000;
 registerCompletionHandler(() => {
   setTimeout(() => {
     const open = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap');
-    process.stderr.write(`test worker ${process.pid}: still running ${GRACE_MS / 1000} s after its tests ended (open: ${open.join(', ') || 'nothing visible'}); exiting\n`);
+    const file = test.meta.file.replace(/^file:\/\//, '');
+    process.stderr.write(`test worker ${process.pid} (${file}): still running ${GRACE_MS / 1000} s after its tests ended (open: ${open.join(', ') || 'nothing visible'}); exiting\n`);
     process.exit(0);
   }, GRACE_MS).unref();
 });
