@@ -229,6 +229,9 @@ export async function startService(config: Config, options: {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        // server.close() waits for every open request: one still open after a moment (an event stream a browser
+        // opened again while the service was stopping) is cut, so that stop() always ends.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
       });
       hub.stop();
       await bridge?.stop();
