@@ -75,6 +75,10 @@ browserTest('an owner sees the fleet summary, finds numpy where it is installed 
   t.is(await page.locator('.fleet-search tr[data-manager="pip"]').count(), 0);
   await page.getByLabel('Manager', { exact: true }).selectOption('');
   await page.getByLabel('Updates', { exact: true }).selectOption('true');
+  // The count reads as it did for conda alone a moment ago: wait for the rows themselves (the conda one goes, as
+  // nothing newer is known for it; the pip one stays).
+  await page.locator('.fleet-search tr[data-manager="pip"][data-package="numpy"]').waitFor();
+  await page.locator('.fleet-search tr[data-manager="conda"]').waitFor({ state: 'detached' });
   await page.getByText('1 package match “numpy”; 1–1 shown.').waitFor();
   t.is(await page.locator('.fleet-search tr[data-manager="pip"][data-package="numpy"]').count(), 1);
   await page.getByLabel('Updates', { exact: true }).selectOption('');
