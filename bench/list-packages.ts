@@ -10,7 +10,7 @@
  * measured as well, against the two references sending the same bytes.
  *
  *   node --import tsx bench/list-packages.ts [--rounds 5] [--duration 8] [--warmup 3] [--connections 50]
- *                                            [--packages 1000] [--profile DIR]
+ *                                            [--packages 1000] [--profile DIR] [--no-pin]
  *
  * wrk (Debian's package) is installed with apt-get when it is missing and this runs as root.
  * Exit code: 0 PASS, 1 FAIL (a target missed) or an invalid run (errors, non-2xx, wrong answers).
@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { createSession } from '../src/cli.ts';
 import { openStore } from '../src/store/open.ts';
-import { cpuSeconds, integerOption, median, startChild, stopChild } from './servers/child.ts';
+import { cpuSeconds, integerOption, median, pinnedCpus, startChild, stopChild } from './servers/child.ts';
 import { ensureWrk, wrk, type WrkResult } from './servers/wrk.ts';
 
 const TARGET_REQ = 0.9;
@@ -39,6 +39,7 @@ const { values: opts } = parseArgs({
     connections: { type: 'string', default: '50' },
     packages: { type: 'string', default: '1000' },
     profile: { type: 'string' },
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const ROUNDS = integerOption(opts, 'rounds');
@@ -46,6 +47,8 @@ const DURATION = integerOption(opts, 'duration');
 const WARMUP = integerOption(opts, 'warmup');
 const CONNECTIONS = integerOption(opts, 'connections');
 const PACKAGES = integerOption(opts, 'packages');
+/** Servers on one core, wrk on the other (unless --no-pin, or the machine cannot). */
+const PIN = opts['no-pin'] ? undefined : pinnedCpus();
 
 /** A packagesInfo.json in WASDI's Java form (nulls present, integer manager version), outdated and uptodate mixed. */
 function packagesInfo(count: number): string {
@@ -76,7 +79,7 @@ const LABEL: Record<TargetName, string> = { procenv: 'procenv', koa: 'minimal Ko
 
 async function load(url: string, headers: Record<string, string>, seconds: number, pid?: number): Promise<Round> {
   const cpuBefore = cpuSeconds(pid);
-  const result = await wrk(url, { seconds, connections: CONNECTIONS, headers });
+  const result = await wrk(url, { seconds, connections: CONNECTIONS, headers, ...(PIN ? { cpu: PIN.load } : {}) });
   const cpuAfter = cpuSeconds(pid);
   return {
     ...result,
@@ -203,7 +206,7 @@ async function main(): Promise<number> {
     const auth = { 'x-session-token': token };
 
     const profileArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
-    const procenv = await startChild('procenv-server.ts', [dataDir, processorsDir], profileArgs);
+    const procenv = await startChild('procenv-server.ts', [dataDir, processorsDir], profileArgs, {}, PIN?.server);
     children.push(procenv.child);
     const path = `/packageManager/listPackages?name=${PROCESSOR}`;
 
@@ -216,15 +219,15 @@ async function main(): Promise<number> {
       writeFileSync(join(root, 'body.json.gz'), answer.gzipped);
       extra.push(answer.etag, join(root, 'body.json.gz'));
     }
-    const koa = await startChild('koa-server.ts', [bodyFile, answer.contentType, ...extra]);
+    const koa = await startChild('koa-server.ts', [bodyFile, answer.contentType, ...extra], [], {}, PIN?.server);
     children.push(koa.child);
-    const bare = await startChild('bare-server.ts', [bodyFile, answer.contentType, ...extra]);
+    const bare = await startChild('bare-server.ts', [bodyFile, answer.contentType, ...extra], [], {}, PIN?.server);
     children.push(bare.child);
     const urls = { procenv: procenv.url + path, koa: koa.url + path, bare: bare.url + path };
     const pids = { procenv: procenv.child.pid, koa: koa.child.pid, bare: bare.child.pid };
 
     await verify(urls, auth, answer);
-    console.log(`node ${process.version}; ${wrkBinary} -t1 -c${CONNECTIONS}, warm-up ${WARMUP} s, ${ROUNDS} rounds × ${DURATION} s per server, rotated`);
+    console.log(`node ${process.version}; ${wrkBinary} -t1 -c${CONNECTIONS}, warm-up ${WARMUP} s, ${ROUNDS} rounds × ${DURATION} s per server, rotated; ${PIN ? `servers on CPU ${PIN.server}, wrk on CPU ${PIN.load}` : 'not pinned to CPUs'}`);
     console.log(`listPackages: ${PACKAGES} packages, ${answer.body.length} bytes${answer.gzipped ? ` (${answer.gzipped.length} gzipped)` : ''}, ${answer.contentType}${answer.etag ? `, ETag ${answer.etag}` : ', no ETag'}; the three servers answer identical bodies; procenv answers 401 without the token`);
 
     const plain = await measure('plain answer', urls, pids, { ...auth, 'accept-encoding': 'identity' });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { ProcessorCatalog } from './catalog/catalog.ts';
 import { packageManagerRoutes } from './http/routes/package-manager.ts';
 import { requestContext } from './http/middleware/request.ts';
-import { NotFoundError } from './domain/errors.ts';
+import { ExactRoutes } from './http/exact-routes.ts';
 import { openapiRoutes } from './http/routes/openapi.ts';
 import { catalogRoutes, type CatalogRoutesDeps } from './http/routes/catalog.ts';
 import { batchRoutes } from './http/routes/batches.ts';
@@ -15,7 +15,7 @@ import { generationRoutes } from './http/routes/generations.ts';
 import { holdRoutes } from './http/routes/holds.ts';
 import { packageRoutes } from './http/routes/packages.ts';
 import { planRoutes } from './http/routes/plans.ts';
-import { operatorRoutes, requestMetrics, type OperatorRoutesDeps } from './http/routes/operator.ts';
+import { operatorRoutes, type OperatorRoutesDeps } from './http/routes/operator.ts';
 import { operationRoutes } from './http/routes/operations.ts';
 import { panelFiles } from './http/panel-files.ts';
 import { processorRoutes } from './http/routes/processors.ts';
@@ -68,22 +68,13 @@ export interface AppDeps extends ClusterRoutesDeps {
 export function buildApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.silent = true;
-  if (deps.operator?.metrics) app.use(requestMetrics(deps.operator.metrics));
-  app.use(requestContext(deps.log));
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 405 && ctx.body == null) {
-      ctx.status = 405;
-      ctx.body = { error: { code: 'METHOD_NOT_ALLOWED', message: `${ctx.method} is not allowed here; allowed: ${ctx.response.get('Allow')}` } };
-    } else if (ctx.status === 404 && ctx.body == null) {
-      throw new NotFoundError('ROUTE_NOT_FOUND', `no route ${ctx.method} ${ctx.path.slice(0, 200)}`);
-    }
-  });
+  const exact = new ExactRoutes();
+  app.use(requestContext({ log: deps.log, exact, ...(deps.operator?.metrics ? { metrics: deps.operator.metrics } : {}) }));
   app.use(panelFiles());
   // One router for every route: one path match per request instead of one per resource.
   const router = new Router();
   openapiRoutes(router);
-  packageManagerRoutes(deps, router);
+  packageManagerRoutes(deps, router, exact);
   operationRoutes(deps, router);
   clusterRoutes(deps, router);
   if (deps.operator) operatorRoutes(deps.operator, router);

@@ -46,11 +46,12 @@ function ms(text: string): number {
 }
 
 /** Drives `url` for `seconds` with `connections` over one wrk thread (the other core is the server's). */
-export async function wrk(url: string, options: { seconds: number; connections: number; headers?: Record<string, string> }): Promise<WrkResult> {
+export async function wrk(url: string, options: { seconds: number; connections: number; headers?: Record<string, string>; cpu?: number }): Promise<WrkResult> {
   const args = ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency'];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}: ${value}`);
   args.push(url);
-  const { stdout } = await run('wrk', args, { timeout: (options.seconds + 30) * 1000 });
+  const [file, ...argv] = options.cpu === undefined ? ['wrk', ...args] : ['taskset', '-c', String(options.cpu), 'wrk', ...args];
+  const { stdout } = await run(file!, argv, { timeout: (options.seconds + 30) * 1000 });
   const reqPerSec = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   const total = /(\d+) requests in/.exec(stdout);
   const p50 = /^\s*50%\s+(\S+)/m.exec(stdout);

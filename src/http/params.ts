@@ -10,10 +10,11 @@ export const MAX_PARAM_LENGTH = 1024;
 export function queryParam(ctx: Context, name: string, options: { required: true }): string;
 export function queryParam(ctx: Context, name: string, options?: { required?: false }): string | undefined;
 export function queryParam(ctx: Context, name: string, options: { required?: boolean } = {}): string | undefined {
-  const value = ctx.query[name];
-  if (Array.isArray(value)) {
+  const values = searchParams(ctx).getAll(name);
+  if (values.length > 1) {
     throw new InvalidInputError('REPEATED_PARAMETER', `query parameter "${name}" is given more than once`);
   }
+  const value = values[0];
   if (value !== undefined && value.length > MAX_PARAM_LENGTH) {
     throw new InvalidInputError('PARAMETER_TOO_LONG', `query parameter "${name}" is longer than ${MAX_PARAM_LENGTH} characters`);
   }
@@ -21,6 +22,23 @@ export function queryParam(ctx: Context, name: string, options: { required?: boo
     throw new InvalidInputError('MISSING_PARAMETER', `query parameter "${name}" is required`);
   }
   return value;
+}
+
+const SEARCH_PARAMS = Symbol('searchParams');
+
+/**
+ * The query, parsed once per request as koa's `ctx.query` parses it (URLSearchParams), without building koa's
+ * object of every parameter: a route reads the one or two it takes.
+ */
+function searchParams(ctx: Context): URLSearchParams {
+  const holder = ctx as { [SEARCH_PARAMS]?: URLSearchParams };
+  return (holder[SEARCH_PARAMS] ??= new URLSearchParams(ctx.querystring));
+}
+
+/** A request header as koa's `ctx.get` answers it ('' when absent), read from node's headers without koa's getters. */
+export function requestHeader(ctx: Context, name: string): string {
+  const value = ctx.req.headers[name];
+  return typeof value === 'string' ? value : value === undefined ? '' : value.join(', ');
 }
 
 /** An integer query parameter within bounds; absent → the default. */

@@ -3,6 +3,7 @@ import type { ProcenvEvent } from '../domain/events.ts';
 import type { OperationView } from '../domain/operation.ts';
 import type { EventSink } from '../events/hub.ts';
 import type { Store } from '../store/types.ts';
+import { RequestMetrics } from './request-metrics.ts';
 
 export interface MetricsOptions {
   store: Store;
@@ -23,8 +24,7 @@ const OPERATION_SECONDS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
  */
 export class Metrics implements EventSink {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'method' | 'status'>;
-  private readonly latency: Histogram<'route' | 'method'>;
+  private readonly requests: RequestMetrics;
   private readonly ended: Counter<'result'>;
   private readonly duration: Histogram<'result'>;
   private readonly operations: Gauge<'state'>;
@@ -34,8 +34,7 @@ export class Metrics implements EventSink {
 
   constructor(private readonly o: MetricsOptions) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'procenv_http_requests_total', help: 'HTTP requests answered, by route, method and status', labelNames: ['route', 'method', 'status'], registers });
-    this.latency = new Histogram({ name: 'procenv_http_request_duration_seconds', help: 'time to answer an HTTP request', labelNames: ['route', 'method'], buckets: SECONDS, registers });
+    this.requests = new RequestMetrics(this.registry, { requests: 'procenv_http_requests_total', latency: 'procenv_http_request_duration_seconds' }, SECONDS);
     this.ended = new Counter({ name: 'procenv_operations_ended_total', help: 'operations of this node that ended, by result (DONE, ERROR, STOPPED)', labelNames: ['result'], registers });
     this.duration = new Histogram({ name: 'procenv_operation_duration_seconds', help: 'how long the operations of this node ran, by result', labelNames: ['result'], buckets: OPERATION_SECONDS, registers });
     this.operations = new Gauge({ name: 'procenv_operations', help: 'operations of this node now queued (CREATED) or RUNNING', labelNames: ['state'], registers });
@@ -63,8 +62,7 @@ export class Metrics implements EventSink {
 
   /** One answered request; `route` is the matched route's pattern (never the raw path: it would grow without bound). */
   request(route: string, method: string, status: number, seconds: number): void {
-    this.requests.inc({ route, method, status: String(status) });
-    this.latency.observe({ route, method }, seconds);
+    this.requests.record(route, method, status, seconds);
   }
 
   deliver(events: readonly ProcenvEvent[]): void {

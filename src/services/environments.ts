@@ -18,6 +18,8 @@ import { LiveVersionCache } from './live-versions.ts';
 
 /** listPackages of a processor without packagesInfo.json (WASDI answers an empty list). */
 const NO_PACKAGES = CachedAnswer.of('[]');
+/** How long a processor's record is read from memory before the store is asked again (a permission change shows within it). */
+const PROCESSOR_CACHE_MS = 1_000;
 
 /** A batch larger than this is refused (one operation holds the processor's queue for its whole length). */
 export const MAX_COMMANDS = 50;
@@ -101,7 +103,7 @@ export class EnvironmentService {
   private async processorByName(name: string): Promise<Processor | undefined> {
     const now = Date.now();
     const hit = this.processorCache.get(name);
-    if (hit && now - hit.at < 1_000) return hit.processor;
+    if (hit && now - hit.at < PROCESSOR_CACHE_MS) return hit.processor;
     const processor = await this.store.findProcessorByName(name);
     if (processor) {
       if (this.processorCache.size >= 10_000) this.processorCache.clear();
@@ -133,8 +135,14 @@ export class EnvironmentService {
    * The answer of listPackages, serialised once per change of the file (a Buffer: no re-encoding per request), with
    * its ETag and compressed forms kept beside it.
    */
-  async listPackagesAnswer(caller: Caller, name: string): Promise<CachedAnswer> {
-    await this.processorForRead(caller, name);
+  listPackagesAnswer(caller: Caller, name: string): CachedAnswer | Promise<CachedAnswer> {
+    // Answered without a promise when the processor was looked up within the cache's second and the caller needs no
+    // sharing record (owner, admin, public): the hot path of every view.
+    if (this.readableNow(caller, name)) return this.packagesAnswer(name);
+    return this.processorForRead(caller, name).then(() => this.packagesAnswer(name));
+  }
+
+  private packagesAnswer(name: string): CachedAnswer {
     const snap = this.catalog.snapshot(name);
     switch (snap.state) {
       case 'ok': return snap.list;
@@ -142,6 +150,13 @@ export class EnvironmentService {
       case 'empty': throw new UnreadableFileError('SNAPSHOT_EMPTY', 'packagesInfo.json is empty');
       case 'unreadable': throw snap.error;
     }
+  }
+
+  /** Whether the cache alone says the caller may read the processor (false: ask the store, as processorForRead does). */
+  private readableNow(caller: Caller, name: string): boolean {
+    const hit = this.processorCache.get(name);
+    if (!hit || Date.now() - hit.at >= PROCESSOR_CACHE_MS) return false;
+    return canAccess(caller, hit.processor, undefined);
   }
 
   /**

@@ -6,6 +6,7 @@ import { SEVERITY_LEVELS, type AuditFilters, type AuditService } from '../../ser
 import type { SessionService } from '../../services/sessions.ts';
 import { jsonBody } from '../json-body.ts';
 import { boolParam, queryParam } from '../params.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface AuditRoutesDeps {
   sessions: SessionService;
@@ -40,7 +41,7 @@ function filtersOf(ctx: Context, fleet: boolean): AuditFilters {
  * (a processor's: write permission on it; for every processor: an administrator).
  */
 export function auditRoutes({ sessions, audit }: AuditRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
   const json = jsonBody('8kb', IGNORE_RULE_SHAPE);
 
   router.get('/processors/:name/audit', async (ctx) => {

@@ -6,6 +6,7 @@ import type { SessionService } from '../../services/sessions.ts';
 import type { UpdatesService } from '../../services/updates.ts';
 import { jsonBody } from '../json-body.ts';
 import { boolParam, intParam } from '../params.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface BatchRoutesDeps {
   sessions: SessionService;
@@ -15,7 +16,7 @@ export interface BatchRoutesDeps {
 
 /** Batches of changes across processors, and the updates available to them (the fleet issue). */
 export function batchRoutes({ sessions, batches, updates }: BatchRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
   const batchJson = jsonBody('256kb', '{ "processors": [names] | "all", "action": "upgrade-all" | "security" | "install" | "upgrade" | "remove", "packages"?: ["name", "name==version"] }');
   const checkJson = jsonBody('256kb', '{ "processors"?: [names] }');
   // Authenticate before the body is read: an anonymous caller gets 401 whatever it sent.

@@ -12,6 +12,7 @@ import type { GenerationService } from '../../services/generations.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import type { Store } from '../../store/types.ts';
 import { intParam } from '../params.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface ClusterRoutesDeps {
   sessions: SessionService;
@@ -32,7 +33,7 @@ export interface ClusterRoutesDeps {
  * position with its newest generation, and the report of a delivered change.
  */
 export function clusterRoutes(deps: ClusterRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => deps.sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(deps.sessions, ctx);
   const internal = async (ctx: Context): Promise<Caller> => {
     const c = await caller(ctx);
     if (!c.internal) throw new ForbiddenError('CLUSTER_ONLY', 'this route is for node-to-node calls (cluster key)');

@@ -5,6 +5,7 @@ import { EXPORT_FORMATS, type ExportFormat } from '../../domain/generation-expor
 import type { GenerationService } from '../../services/generations.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import { intParam, queryParam } from '../params.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface GenerationRoutesDeps {
   sessions: SessionService;
@@ -35,7 +36,7 @@ function exportFormat(ctx: Context): ExportFormat {
  * generation's manifest; the difference between two; one exported as a file to build an environment from.
  */
 export function generationRoutes({ sessions, generations }: GenerationRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
 
   router.get('/processors/:name/generations', async (ctx) => {
     const user = await caller(ctx);

@@ -4,6 +4,7 @@ import { InvalidInputError } from '../../domain/errors.ts';
 import type { HoldService } from '../../services/holds.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import { jsonBody } from '../json-body.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface HoldRoutesDeps {
   sessions: SessionService;
@@ -12,7 +13,7 @@ export interface HoldRoutesDeps {
 
 /** Holds of a processor's packages: read with read permission; placed and lifted on the main node with write permission. */
 export function holdRoutes({ sessions, holds }: HoldRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
   const json = jsonBody('4kb', '{ "reason": "…" }');
 
   router.get('/processors/:name/holds', async (ctx) => {

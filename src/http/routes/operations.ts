@@ -7,6 +7,7 @@ import { viewOf, type ListQuery, type OperationService } from '../../services/op
 import type { SessionService } from '../../services/sessions.ts';
 import { jsonBody } from '../json-body.ts';
 import { intParam, listParam, queryParam, timeParam } from '../params.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface OperationRoutesDeps {
   sessions: SessionService;
@@ -50,7 +51,7 @@ function commandsOf(body: unknown): { commands: string[]; workspace: string; rol
 
 /** procenv's JSON operation API (issue "ENVIRONMENTUPDATE for real"). */
 export function operationRoutes({ sessions, operations }: OperationRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
   const json = jsonBody('64kb', '{ "commands": ["addPackage/<name>/", …] }');
 
   router.get('/operations', async (ctx) => {

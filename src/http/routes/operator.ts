@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import type { Middleware } from 'koa';
 import { UnauthenticatedError } from '../../domain/errors.ts';
 import type { Metrics } from '../../metrics/metrics.ts';
 import { keysMatch } from '../../nodes/cluster-headers.ts';
@@ -54,17 +53,4 @@ export function operatorRoutes({ readiness, metrics, metricsToken }: OperatorRou
     });
   }
   return router;
-}
-
-/** Counts every request by its route pattern, method and final status, with its latency. */
-export function requestMetrics(metrics: Metrics): Middleware {
-  return async (ctx, next) => {
-    const started = performance.now();
-    try {
-      await next();
-    } finally {
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      metrics.request(typeof route === 'string' ? route : 'unmatched', ctx.method, ctx.status, (performance.now() - started) / 1000);
-    }
-  };
 }

@@ -6,6 +6,7 @@ import type { SearchFilters } from '../../fleet/package-index.ts';
 import type { InventoryService } from '../../services/inventory.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import { boolParam, intParam, queryParam } from '../params.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface PackageRoutesDeps {
   sessions: SessionService;
@@ -39,7 +40,7 @@ function filtersOf(ctx: Context): SearchFilters & { none?: true } {
  * a search (read permission decides what is counted; nothing else is needed).
  */
 export function packageRoutes({ sessions, inventory }: PackageRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
 
   router.get('/packages/summary', async (ctx) => {
     ctx.body = await inventory.summary(await caller(ctx));

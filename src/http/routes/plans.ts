@@ -7,6 +7,7 @@ import type { SessionService } from '../../services/sessions.ts';
 import { jsonBody } from '../json-body.ts';
 import { queryParam } from '../params.ts';
 import { generationNumber } from './generations.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface PlanRoutesDeps {
   sessions: SessionService;
@@ -27,7 +28,7 @@ function planOnly(ctx: Context): boolean {
  * one call back to any generation, shown first as a plan when asked.
  */
 export function planRoutes({ sessions, plans }: PlanRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
   const json = jsonBody('64kb', '{ "commands": ["addPackage/<name>/", …] }');
 
   router.post('/processors/:name/plans', async (ctx, next) => {

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { EnvironmentService } from '../../services/environments.ts';
 import type { ProcessorSummaryService } from '../../services/processor-summaries.ts';
 import type { SessionService } from '../../services/sessions.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface ProcessorRoutesDeps {
   sessions: SessionService;
@@ -15,7 +16,7 @@ export interface ProcessorRoutesDeps {
  * rights, package counts and last operation (GET /processors), and one of them (GET /processors/:name).
  */
 export function processorRoutes({ sessions, environments, summaries }: ProcessorRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
 
   router.get('/me', async (ctx) => {
     const user = await caller(ctx);

@@ -4,6 +4,7 @@ import { InvalidInputError } from '../../domain/errors.ts';
 import type { ScheduleService } from '../../services/schedules.ts';
 import type { SessionService } from '../../services/sessions.ts';
 import { jsonBody } from '../json-body.ts';
+import { requestCaller } from '../caller.ts';
 
 export interface WindowRoutesDeps {
   sessions: SessionService;
@@ -12,7 +13,7 @@ export interface WindowRoutesDeps {
 
 /** Maintenance windows: read by any authenticated user; created, changed and deleted by admins on the main node. */
 export function windowRoutes({ sessions, schedules }: WindowRoutesDeps, router: Router = new Router()): Router {
-  const caller = (ctx: Context) => sessions.authenticateRequest((name) => ctx.get(name));
+  const caller = (ctx: Context) => requestCaller(sessions, ctx);
   const json = jsonBody('4kb', '{ "schedule": "0 2 * * 6" | { "days": ["sat"], "time": "02:00" }, "durationMinutes": 120, "timezone": "Europe/Rome" }');
 
   router.get('/windows', async (ctx) => {
