@@ -1,4 +1,4 @@
-import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import { withoutCredentials } from '../domain/cluster.ts';
 import type { ProcenvEvent } from '../domain/events.ts';
@@ -152,6 +152,8 @@ export class RabbitBridge implements EventSink {
 
   private async connect(): Promise<ConfirmChannel> {
     if (this.channel) return this.channel;
+    // Loaded when the bridge first connects: a node without RabbitMQ never loads amqplib.
+    const { default: amqp } = await import('amqplib');
     const connection = await amqp.connect(this.o.url, { timeout: 5_000 });
     // Errors end in 'close'; both only drop the channel here: the next pump connects again.
     connection.on('error', () => undefined);

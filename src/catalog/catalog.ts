@@ -101,16 +101,45 @@ export class ProcessorCatalog extends EventEmitter {
   }
 
   /**
-   * Scans the folder and registers what it finds; resolves then, so that the service can answer at once. The watcher
-   * starts beside it: its own first pass over a large folder takes about as long as the scan (1.3 s for 1,000
-   * processors), and until it is ready every snapshot is checked against its file on each use. `watched()` resolves
-   * once it is ready and what changed meanwhile has been seen.
+   * Scans the folder and registers what it finds; resolves then, so that the service can answer at once. Beside the
+   * requests, it then reads every registered processor's snapshot ahead (`readAhead`), and only then starts the
+   * watcher: both are a pass over every folder on this thread (0.8 s and 0.6 s for 1,000 processors of 300
+   * packages), and the first is what a processor's first listPackages waits for. Until the watcher is ready every
+   * snapshot is checked against its file on each use. `watched()` resolves once it is ready and what changed
+   * meanwhile has been seen.
    */
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     await this.scan();
-    this.watchedOnce = this.watch().then((ready) => (ready ? this.caughtUp() : undefined));
+    this.watchedOnce = this.readAhead()
+      // A recovery (the folder went and came back) may have started a watcher meanwhile; stop() may have come first.
+      .then(() => (this.stopped || this.watcher ? false : this.watch()))
+      .then((ready) => (ready ? this.caughtUp() : undefined));
     this.guard.start();
+  }
+
+  /**
+   * Reads the snapshot of every registered processor not read yet, in slices of a few milliseconds with the event
+   * loop free between them (requests are answered in between): the first listPackages of each processor then finds
+   * its answer ready, as after a first pass of requests, instead of reading and parsing its file while the caller
+   * waits. A snapshot read here is checked against its file until the watcher is ready, as any other.
+   */
+  private async readAhead(sliceMs = 2): Promise<void> {
+    const started = performance.now();
+    let read = 0;
+    let sliceStart = started;
+    for (const name of [...this.registeredKeys.keys()]) {
+      if (this.stopped) return;
+      if (!this.snapshots.has(name)) {
+        this.snapshot(name);
+        read++;
+      }
+      if (performance.now() - sliceStart >= sliceMs) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+    this.log.info({ snapshots: read, ms: Math.round(performance.now() - started) }, 'snapshots read ahead');
   }
 
   /** Whether the processors folder is there and watched now (false before the watcher is ready, while the folder is gone, and while it is taken up again). */

@@ -98,3 +98,29 @@ test('a folder is registered once: not again when the watcher is ready, nor at a
   writeFileSync(join(dir, 'app_3', 'processor.json'), JSON.stringify({ processorId: 'id-app_3', name: 'app_3', type: 'python_pip_2', userId: 'demo', isPublic: 0 }));
   t.deepEqual(await run(), { registered: 1, listed: 20 });
 });
+
+test('every registered processor\'s snapshot is read ahead before the watcher starts, and not read again when asked', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'procenv-catalog-ahead-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'processors');
+  for (let i = 0; i < 30; i++) processor(dir, `app_${i}`, [`p${i}`]);
+  const lines: string[] = [];
+  const store = new SqliteStore(join(root, 'procenv.sqlite'));
+  const catalog = new ProcessorCatalog({ processorsDir: dir, store, log: createLogger('info', { write: (line: string) => void lines.push(line) }), folderCheckMs: 0 });
+  t.teardown(async () => {
+    await catalog.stop();
+    await store.close();
+  });
+  await catalog.start();
+  await catalog.watched();
+  const ahead = lines.map((l) => JSON.parse(l) as { msg: string; snapshots?: number }).find((l) => l.msg === 'snapshots read ahead');
+  t.is(ahead?.snapshots, 30);
+  const watchedAt = lines.findIndex((l) => l.includes('"processors folder watched"'));
+  t.true(watchedAt > lines.findIndex((l) => l.includes('"snapshots read ahead"')), 'the watcher starts after the read-ahead');
+  // Served from what was read ahead: the files are not read again.
+  const load = (catalog as unknown as { load: (name: string) => Snapshot }).load.bind(catalog);
+  let reads = 0;
+  (catalog as unknown as { load: (name: string) => Snapshot }).load = (name) => (reads++, load(name));
+  for (let i = 0; i < 30; i++) t.deepEqual(names(catalog.snapshot(`app_${i}`)), [`p${i}`]);
+  t.is(reads, 0);
+});

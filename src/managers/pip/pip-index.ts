@@ -1,6 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import got from 'got';
 
 /** PEP 503 normalisation: lowercase, every run of `-`, `_`, `.` becomes one `-`. */
 export function normaliseProjectName(name: string): string {
@@ -55,6 +54,8 @@ function isHttpUrl(location: string): boolean {
 /** One GET, no retry (an unreachable source answers "unknown", not a wait), redirects followed (PEP 503 allows them). */
 async function fetchPage(url: string, options: LookupOptions): Promise<{ status: number; body: string } | undefined> {
   try {
+    // Loaded at the first lookup, not at start-up: got and its dependencies are about sixty modules.
+    const { default: got } = await import('got');
     const res = await got(url, {
       throwHttpErrors: false,
       retry: { limit: 0 },
