@@ -86,7 +86,7 @@ export async function startService(config: Config, options: {
       packagesInfoBytes: config['catalog.maxPackagesInfoBytes'], envActionsBytes: config['catalog.maxEnvActionsBytes'],
       processorJsonBytes: config['catalog.maxProcessorJsonBytes'],
     },
-    folderCheckMs: config['catalog.folderCheckMs'], environmentProblem: environmentProblemOf(managers),
+    folderCheckMs: config['catalog.folderCheckMs'], readAhead: config['catalog.readAhead'], environmentProblem: environmentProblemOf(managers),
   });
   try {
     await catalog.start();

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { ConflictError, UnreadableFileError } from '../domain/errors.ts';
-import { isOutdated, mergePackages, parsePackagesInfo, type ManagerVersion, type PackagesInfo } from '../domain/packages.ts';
+import { parsePackagesInfo, type ManagerVersion, type PackagesInfo } from '../domain/packages.ts';
 import { isValidProcessorName, type Processor } from '../domain/processor.ts';
 import type { Store } from '../store/types.ts';
 import { CachedAnswer } from '../util/cached-answer.ts';
@@ -13,6 +14,7 @@ import {
 } from './files.ts';
 import { FolderGuard } from './folder-guard.ts';
 import { ProblemList, type FolderProblem } from './problems.ts';
+import { fileKey, parseSnapshot, type PackageCounts, type ParsedSnapshot } from './snapshot-read.ts';
 import { folderProblem, readTenantFile } from './tenant-files.ts';
 
 /** What the service knows of one processor's packagesInfo.json, parsed once per change of the file. */
@@ -22,11 +24,7 @@ export type Snapshot =
   | { state: 'unreadable'; error: UnreadableFileError }
   | { state: 'ok'; managerVersion?: ManagerVersion; list: CachedAnswer; counts: PackageCounts };
 
-/** How many packages a snapshot lists, and how many of them have a newer version (the panel's processor list). */
-export interface PackageCounts {
-  packages: number;
-  outdated: number;
-}
+export type { PackageCounts } from './snapshot-read.ts';
 
 const WATCHED_FILES = new Set([PACKAGES_INFO, PROCESSOR_JSON, ENV_ACTIONS]);
 /** The problem-list entry of a folder's environment (a `python` not allowed, an environment leading out). */
@@ -39,6 +37,8 @@ export interface CatalogOptions {
   limits?: Partial<FileLimits>;
   /** How often the processors folder itself is checked (ms); 0 turns the check off. */
   folderCheckMs?: number;
+  /** Whether every snapshot is read ahead at start (see readAhead); default true. */
+  readAhead?: boolean;
   /** Why a processor's environment must not be used (composition: the managers' checks), reported per folder. */
   environmentProblem?: (processor: Processor, folder: string) => string | undefined;
 }
@@ -69,6 +69,10 @@ export class ProcessorCatalog extends EventEmitter {
   private readonly claimants = new Map<string, Set<string>>();
   private readonly guard: FolderGuard;
   private stopped = false;
+  /** The read-ahead under way (see readAhead), and its worker while it runs. */
+  private readonly readAheadOn: boolean;
+  private readingAhead?: Promise<void>;
+  private aheadWorker?: Worker;
   private watcher?: FSWatcher;
   /**
    * Until the watcher's first scan is over, its events cannot be counted on: each snapshot read meanwhile notes the
@@ -88,6 +92,7 @@ export class ProcessorCatalog extends EventEmitter {
 
   constructor(options: CatalogOptions) {
     super();
+    this.readAheadOn = options.readAhead !== false;
     this.dir = resolve(options.processorsDir);
     this.store = options.store;
     this.log = options.log;
@@ -102,44 +107,88 @@ export class ProcessorCatalog extends EventEmitter {
 
   /**
    * Scans the folder and registers what it finds; resolves then, so that the service can answer at once. Beside the
-   * requests, it then reads every registered processor's snapshot ahead (`readAhead`), and only then starts the
-   * watcher: both are a pass over every folder on this thread (0.8 s and 0.6 s for 1,000 processors of 300
-   * packages), and the first is what a processor's first listPackages waits for. Until the watcher is ready every
+   * requests, two passes over every folder follow: the watcher's own first one (0.6 s for 1,000 processors, on this
+   * thread), and the read-ahead of every snapshot (0.8 s for 1,000 processors of 300 packages, on a worker thread),
+   * which is what a processor's first listPackages would otherwise wait for. Until the watcher is ready every
    * snapshot is checked against its file on each use. `watched()` resolves once it is ready and what changed
    * meanwhile has been seen.
    */
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     await this.scan();
-    this.watchedOnce = this.readAhead()
-      // A recovery (the folder went and came back) may have started a watcher meanwhile; stop() may have come first.
-      .then(() => (this.stopped || this.watcher ? false : this.watch()))
-      .then((ready) => (ready ? this.caughtUp() : undefined));
+    if (this.readAheadOn) this.readingAhead = this.readAhead();
+    this.watchedOnce = this.watch().then((ready) => (ready ? this.caughtUp() : undefined));
     this.guard.start();
   }
 
   /**
-   * Reads the snapshot of every registered processor not read yet, in slices of a few milliseconds with the event
-   * loop free between them (requests are answered in between): the first listPackages of each processor then finds
-   * its answer ready, as after a first pass of requests, instead of reading and parsing its file while the caller
-   * waits. A snapshot read here is checked against its file until the watcher is ready, as any other.
+   * Reads the snapshot of every registered processor not read yet, so that the first listPackages of each finds
+   * its answer ready, as after a first pass of requests. The files are read and parsed on a worker thread (the
+   * other core, while this one registers, watches and answers); each snapshot it sends is kept only if its file
+   * is still the one it read (and then checked as any other until the watcher is ready). A file the worker does not
+   * answer for (missing, refused, empty, not valid) is read here, which reports why. Without a worker, the files are
+   * read here, in slices of a few milliseconds with requests answered between them.
    */
-  private async readAhead(sliceMs = 2): Promise<void> {
+  private async readAhead(): Promise<void> {
     const started = performance.now();
-    let read = 0;
-    let sliceStart = started;
-    for (const name of [...this.registeredKeys.keys()]) {
+    const names = [...this.registeredKeys.keys()].filter((name) => !this.snapshots.has(name));
+    let where = 'worker';
+    try {
+      await this.readAheadInWorker(names);
+    } catch (err) {
       if (this.stopped) return;
-      if (!this.snapshots.has(name)) {
-        this.snapshot(name);
-        read++;
-      }
+      this.log.warn({ err }, 'snapshots read ahead on the main thread: no worker');
+      where = 'main thread';
+      await this.readAheadHere(names.filter((name) => !this.snapshots.has(name)));
+    }
+    if (!this.stopped) this.log.info({ snapshots: names.length, ms: Math.round(performance.now() - started), where }, 'snapshots read ahead');
+  }
+
+  private async readAheadInWorker(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    const worker = startWorker(new URL('./snapshot-worker.js', import.meta.url), { maxBytes: this.limits.packagesInfoBytes });
+    this.aheadWorker = worker;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.on('error', reject);
+        worker.on('exit', (code) => (this.stopped ? resolve() : reject(new Error(`the read-ahead worker exited with ${code}`))));
+        worker.on('message', (msg: { done?: true; name: string; key?: string; bytes?: Uint8Array; counts?: PackageCounts; managerVersion?: ManagerVersion }) => {
+          if (msg.done) return resolve();
+          if (!this.stopped) this.takeReadAhead(msg);
+        });
+        worker.postMessage(names.map((name) => [name, this.folderOf(name)]));
+      });
+    } finally {
+      this.aheadWorker = undefined;
+      await worker.terminate();
+    }
+  }
+
+  /** One snapshot from the worker: kept when nothing read it meanwhile and its file is still the one read. */
+  private takeReadAhead(msg: { name: string; key?: string; bytes?: Uint8Array; counts?: PackageCounts; managerVersion?: ManagerVersion }): void {
+    const { name } = msg;
+    if (this.snapshots.has(name) || !this.registeredKeys.has(name)) return;
+    if (msg.key === undefined || !msg.bytes || !msg.counts) {
+      this.snapshot(name);
+      return;
+    }
+    if (fileKey(this.folderOf(name), PACKAGES_INFO) !== msg.key) return;
+    this.problemList.clear(name, PACKAGES_INFO);
+    const body = Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset, msg.bytes.byteLength);
+    this.snapshots.set(name, okSnapshot({ body, counts: msg.counts, ...(msg.managerVersion ? { managerVersion: msg.managerVersion } : {}) }));
+    this.unwatched?.set(name, msg.key);
+  }
+
+  private async readAheadHere(names: string[], sliceMs = 2): Promise<void> {
+    let sliceStart = performance.now();
+    for (const name of names) {
+      if (this.stopped) return;
+      if (!this.snapshots.has(name)) this.snapshot(name);
       if (performance.now() - sliceStart >= sliceMs) {
         await new Promise((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
       }
     }
-    this.log.info({ snapshots: read, ms: Math.round(performance.now() - started) }, 'snapshots read ahead');
   }
 
   /** Whether the processors folder is there and watched now (false before the watcher is ready, while the folder is gone, and while it is taken up again). */
@@ -147,9 +196,10 @@ export class ProcessorCatalog extends EventEmitter {
     return !this.stopped && this.unwatched === undefined && this.guard.present;
   }
 
-  /** Resolves once the watcher reports changes (or the catalog stopped first). */
+  /** Resolves once the watcher reports changes and the read-ahead is over (or the catalog stopped first). */
   async watched(): Promise<void> {
     await this.watchedOnce;
+    await this.readingAhead;
   }
 
   /** The watcher is ready: snapshots read before are checked against their files, and folders are looked at again. */
@@ -220,6 +270,8 @@ export class ProcessorCatalog extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     this.releaseWatch?.();
+    await this.aheadWorker?.terminate();
+    await this.readingAhead;
     this.guard.stop();
     for (const t of this.settleTimers.values()) clearTimeout(t);
     this.settleTimers.clear();
@@ -367,10 +419,7 @@ export class ProcessorCatalog extends EventEmitter {
     const text = read.text;
     if (text.trim() === '') return { state: 'empty' };
     try {
-      const info = parsePackagesInfo(text);
-      const list = mergePackages(info);
-      const counts = { packages: list.length, outdated: list.filter(isOutdated).length };
-      return { state: 'ok', ...(info.packageManager ? { managerVersion: info.packageManager } : {}), list: CachedAnswer.of(JSON.stringify(list)), counts };
+      return okSnapshot(parseSnapshot(text));
     } catch (err) {
       if (err instanceof UnreadableFileError) {
         this.log.warn({ processor: name, code: err.code }, 'packagesInfo.json unreadable');
@@ -563,13 +612,17 @@ export class ProcessorCatalog extends EventEmitter {
   }
 }
 
-/** The identity of a file as lstat sees it (and of its folder), or `-` when it is not there. */
-function fileKey(folder: string, file: string): string {
-  try {
-    const dir = lstatSync(folder, { bigint: true });
-    const st = lstatSync(join(folder, file), { bigint: true });
-    return `${dir.ino}:${dir.mode}/${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}`;
-  } catch {
-    return '-';
-  }
+function okSnapshot({ body, counts, managerVersion }: ParsedSnapshot): Snapshot {
+  return { state: 'ok', ...(managerVersion ? { managerVersion } : {}), list: new CachedAnswer(body), counts };
+}
+
+/**
+ * A worker thread running `script` (a compiled module beside this one). Run from the TypeScript sources (tests,
+ * development), the worker is given tsx first: on Node 20 a worker does not inherit the loader it was started under.
+ */
+function startWorker(script: URL, workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(script, { workerData });
+  const source = new URL(script.href.replace(/\.js$/, '.ts'));
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(source.href)}); })`, { eval: true, workerData });
 }

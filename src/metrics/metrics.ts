@@ -1,9 +1,9 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Gauge, Registry } from 'prom-client';
 import type { ProcenvEvent } from '../domain/events.ts';
 import type { OperationView } from '../domain/operation.ts';
 import type { EventSink } from '../events/hub.ts';
 import type { Store } from '../store/types.ts';
-import { RequestMetrics } from './request-metrics.ts';
+import { PlainCounter, PlainHistogram, registerPlain } from './plain.ts';
 
 export interface MetricsOptions {
   store: Store;
@@ -14,33 +14,74 @@ export interface MetricsOptions {
   publishLag?: () => Promise<number | undefined>;
 }
 
+/** What the first scrape makes: the registry, and the gauges each scrape reads from the store. */
+interface Exposition {
+  registry: Registry;
+  operations: Gauge<'state'>;
+  queueDepth: Gauge;
+  oldestQueued: Gauge;
+  deliveries: Gauge<'node' | 'state'>;
+}
+
 const SECONDS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const OPERATION_SECONDS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 
 /**
  * procenv's Prometheus metrics, in a registry of its own (two services in one process never share counters).
- * Counters of operations follow the event journal (the registry is an event sink); gauges of the queue and the
- * deliveries are read from the store when scraped; request metrics come from the HTTP middleware.
+ * Counters of requests and operations are kept in plain numbers from the start (requests from the HTTP middleware,
+ * operations from the event journal: the registry is an event sink); prom-client is loaded at the first scrape, when
+ * the registry is made and the gauges of the queue and the deliveries are read from the store. A node nobody scrapes
+ * never loads it (about eighty modules with its tracing dependency).
  */
 export class Metrics implements EventSink {
-  readonly registry = new Registry();
-  private readonly requests: RequestMetrics;
-  private readonly ended: Counter<'result'>;
-  private readonly duration: Histogram<'result'>;
-  private readonly operations: Gauge<'state'>;
-  private readonly queueDepth: Gauge;
-  private readonly oldestQueued: Gauge;
-  private readonly deliveries: Gauge<'node' | 'state'>;
+  private readonly requests = new PlainCounter('procenv_http_requests_total', 'HTTP requests answered, by route, method and status');
+  private readonly latency = new PlainHistogram('procenv_http_request_duration_seconds', 'time to answer an HTTP request', SECONDS);
+  private readonly ended = new PlainCounter('procenv_operations_ended_total', 'operations of this node that ended, by result (DONE, ERROR, STOPPED)');
+  private readonly duration = new PlainHistogram('procenv_operation_duration_seconds', 'how long the operations of this node ran, by result', OPERATION_SECONDS);
+  private exposition?: Promise<Exposition>;
 
-  constructor(private readonly o: MetricsOptions) {
-    const registers = [this.registry];
-    this.requests = new RequestMetrics(this.registry, { requests: 'procenv_http_requests_total', latency: 'procenv_http_request_duration_seconds' }, SECONDS);
-    this.ended = new Counter({ name: 'procenv_operations_ended_total', help: 'operations of this node that ended, by result (DONE, ERROR, STOPPED)', labelNames: ['result'], registers });
-    this.duration = new Histogram({ name: 'procenv_operation_duration_seconds', help: 'how long the operations of this node ran, by result', labelNames: ['result'], buckets: OPERATION_SECONDS, registers });
-    this.operations = new Gauge({ name: 'procenv_operations', help: 'operations of this node now queued (CREATED) or RUNNING', labelNames: ['state'], registers });
-    this.queueDepth = new Gauge({ name: 'procenv_queue_depth', help: 'operations of this node waiting in the queue (CREATED)', registers });
-    this.oldestQueued = new Gauge({ name: 'procenv_queue_oldest_age_seconds', help: 'how long the oldest queued operation of this node has waited (0: none)', registers });
-    this.deliveries = new Gauge({ name: 'procenv_deliveries', help: 'main node: deliveries to each compute node now pending or failed', labelNames: ['node', 'state'], registers });
+  constructor(private readonly o: MetricsOptions) {}
+
+  /** One answered request; `route` is the matched route's pattern (never the raw path: it would grow without bound). */
+  request(route: string, method: string, status: number, seconds: number): void {
+    const key = `${method} ${route}`;
+    this.requests.inc(`${key} ${status}`, () => ({ route, method, status: String(status) }));
+    this.latency.observe(key, () => ({ route, method }), seconds);
+  }
+
+  deliver(events: readonly ProcenvEvent[]): void {
+    for (const e of events) {
+      if (e.type !== 'operation.ended') continue;
+      const op = e.operation as OperationView | undefined;
+      if (!op || op.nodeCode !== this.o.nodeCode) continue;
+      const result = op.status;
+      this.ended.inc(result, () => ({ result }));
+      if (op.durationMs !== undefined) this.duration.observe(result, () => ({ result }), op.durationMs / 1000);
+    }
+  }
+
+  reset(): void {
+    // Counters count what this process saw; a gap in the journal is not filled in.
+  }
+
+  async text(): Promise<{ contentType: string; body: string }> {
+    const exposition = await (this.exposition ??= this.openRegistry());
+    await this.readStore(exposition);
+    return { contentType: exposition.registry.contentType, body: await exposition.registry.metrics() };
+  }
+
+  private async openRegistry(): Promise<Exposition> {
+    const { Gauge, Registry } = await import('prom-client');
+    const registry = new Registry();
+    for (const metric of [this.requests, this.latency, this.ended, this.duration]) registerPlain(registry, metric);
+    const registers = [registry];
+    const exposition: Exposition = {
+      registry,
+      operations: new Gauge({ name: 'procenv_operations', help: 'operations of this node now queued (CREATED) or RUNNING', labelNames: ['state'], registers }),
+      queueDepth: new Gauge({ name: 'procenv_queue_depth', help: 'operations of this node waiting in the queue (CREATED)', registers }),
+      oldestQueued: new Gauge({ name: 'procenv_queue_oldest_age_seconds', help: 'how long the oldest queued operation of this node has waited (0: none)', registers }),
+      deliveries: new Gauge({ name: 'procenv_deliveries', help: 'main node: deliveries to each compute node now pending or failed', labelNames: ['node', 'state'], registers }),
+    };
     const openStreams = this.o.openStreams;
     new Gauge({
       name: 'procenv_event_streams', help: 'event streams (GET /events) open on this process', registers,
@@ -58,34 +99,11 @@ export class Metrics implements EventSink {
         },
       });
     }
-  }
-
-  /** One answered request; `route` is the matched route's pattern (never the raw path: it would grow without bound). */
-  request(route: string, method: string, status: number, seconds: number): void {
-    this.requests.record(route, method, status, seconds);
-  }
-
-  deliver(events: readonly ProcenvEvent[]): void {
-    for (const e of events) {
-      if (e.type !== 'operation.ended') continue;
-      const op = e.operation as OperationView | undefined;
-      if (!op || op.nodeCode !== this.o.nodeCode) continue;
-      this.ended.inc({ result: op.status });
-      if (op.durationMs !== undefined) this.duration.observe({ result: op.status }, op.durationMs / 1000);
-    }
-  }
-
-  reset(): void {
-    // Counters count what this process saw; a gap in the journal is not filled in.
-  }
-
-  async text(): Promise<{ contentType: string; body: string }> {
-    await this.readStore();
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    return exposition;
   }
 
   /** The gauges the store answers, from one read of the queue and one of the deliveries per scrape. */
-  private async readStore(): Promise<void> {
+  private async readStore(x: Exposition): Promise<void> {
     const { store, nodeCode } = this.o;
     const [live, deliveries] = await Promise.all([
       store.listOperations({ nodeCode, status: ['CREATED', 'RUNNING'], limit: 1_000_000 }),
@@ -93,11 +111,11 @@ export class Metrics implements EventSink {
     ]);
     // Newest first: the last CREATED one has waited longest.
     const queued = live.filter((op) => op.status === 'CREATED');
-    this.operations.set({ state: 'CREATED' }, queued.length);
-    this.operations.set({ state: 'RUNNING' }, live.length - queued.length);
-    this.queueDepth.set(queued.length);
+    x.operations.set({ state: 'CREATED' }, queued.length);
+    x.operations.set({ state: 'RUNNING' }, live.length - queued.length);
+    x.queueDepth.set(queued.length);
     const oldest = queued.at(-1);
-    this.oldestQueued.set(oldest ? (Date.now() - oldest.operationTimestamp) / 1000 : 0);
+    x.oldestQueued.set(oldest ? (Date.now() - oldest.operationTimestamp) / 1000 : 0);
     const counts = new Map<string, { node: string; state: string; n: number }>();
     for (const d of deliveries) {
       const key = `${d.nodeCode}\u0000${d.state}`;
@@ -105,7 +123,7 @@ export class Metrics implements EventSink {
       entry.n++;
       counts.set(key, entry);
     }
-    this.deliveries.reset();
-    for (const { node, state, n } of counts.values()) this.deliveries.set({ node, state }, n);
+    x.deliveries.reset();
+    for (const { node, state, n } of counts.values()) x.deliveries.set({ node, state }, n);
   }
 }

@@ -99,28 +99,57 @@ test('a folder is registered once: not again when the watcher is ready, nor at a
   t.deepEqual(await run(), { registered: 1, listed: 20 });
 });
 
-test('every registered processor\'s snapshot is read ahead before the watcher starts, and not read again when asked', async (t) => {
+test('every registered processor\'s snapshot is read ahead on a worker thread, and not read again when asked', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'procenv-catalog-ahead-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const dir = join(root, 'processors');
   for (let i = 0; i < 30; i++) processor(dir, `app_${i}`, [`p${i}`]);
+  // Not read ahead by the worker (refused, empty): read on the main thread, which reports the refusal.
+  processor(dir, 'app_empty', []);
+  writeFileSync(join(dir, 'app_empty', 'packagesInfo.json'), '');
+  processor(dir, 'app_big', ['x'.repeat(5000)]);
   const lines: string[] = [];
   const store = new SqliteStore(join(root, 'procenv.sqlite'));
-  const catalog = new ProcessorCatalog({ processorsDir: dir, store, log: createLogger('info', { write: (line: string) => void lines.push(line) }), folderCheckMs: 0 });
+  const catalog = new ProcessorCatalog({
+    processorsDir: dir, store, log: createLogger('info', { write: (line: string) => void lines.push(line) }), folderCheckMs: 0, limits: { packagesInfoBytes: 4096 },
+  });
   t.teardown(async () => {
     await catalog.stop();
     await store.close();
   });
   await catalog.start();
   await catalog.watched();
-  const ahead = lines.map((l) => JSON.parse(l) as { msg: string; snapshots?: number }).find((l) => l.msg === 'snapshots read ahead');
-  t.is(ahead?.snapshots, 30);
-  const watchedAt = lines.findIndex((l) => l.includes('"processors folder watched"'));
-  t.true(watchedAt > lines.findIndex((l) => l.includes('"snapshots read ahead"')), 'the watcher starts after the read-ahead');
+  const ahead = lines.map((l) => JSON.parse(l) as { msg: string; snapshots?: number; where?: string }).find((l) => l.msg === 'snapshots read ahead');
+  t.like(ahead, { snapshots: 32, where: 'worker' });
+  t.true(catalog.problems().some((p) => p.folder === 'app_big' && p.file === 'packagesInfo.json'), 'a file over the limit is reported, as when a request reads it');
   // Served from what was read ahead: the files are not read again.
   const load = (catalog as unknown as { load: (name: string) => Snapshot }).load.bind(catalog);
   let reads = 0;
   (catalog as unknown as { load: (name: string) => Snapshot }).load = (name) => (reads++, load(name));
   for (let i = 0; i < 30; i++) t.deepEqual(names(catalog.snapshot(`app_${i}`)), [`p${i}`]);
+  t.is(catalog.snapshot('app_empty').state, 'empty');
+  t.is(catalog.snapshot('app_big').state, 'unreadable');
   t.is(reads, 0);
+});
+
+test('a snapshot changed on disk while the worker read it is not kept: its next read is the new file', async (t) => {
+  const { catalog, dir } = await started(t, 300);
+  const file = processor(dir, 'app_moving', ['old']);
+  await catalog.start();
+  // Written while the read-ahead runs (it has 301 files to go through): whichever way the race goes, what is
+  // served once both are done is the new file.
+  writeFileSync(file, snapshotText('new', 'newer'));
+  await catalog.watched();
+  t.deepEqual(names(catalog.snapshot('app_moving')), ['new', 'newer']);
+});
+
+test('stopping while the worker reads ends at once and leaves no thread behind', async (t) => {
+  const { catalog } = await started(t, 300);
+  await catalog.start();
+  await catalog.stop();
+  const outcome = await Promise.race([
+    catalog.watched().then(() => 'ended'),
+    new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000)),
+  ]);
+  t.is(outcome, 'ended');
 });

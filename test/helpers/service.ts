@@ -20,7 +20,11 @@ export function testConfig(overrides: Partial<Record<ConfigKey, unknown>> = {}):
     env: {},
     overrides: { host: '127.0.0.1', port: 0, dataDir: join(root, 'data'), processorsDir, logLevel: 'silent',
       // The wheel cache downloads in the background after each generation: only the tests of it turn it on.
-      'pip.wheelCacheMegabytes': 0, ...overrides },
+      'pip.wheelCacheMegabytes': 0,
+      // Tests change a packagesInfo.json right after the start and read it at once, which the watcher sees only
+      // milliseconds later: without the read-ahead, that first read is the file as changed. test/catalog/start and
+      // test/http/read-ahead cover the read-ahead.
+      'catalog.readAhead': false, ...overrides },
   });
   return { config, root };
 }
