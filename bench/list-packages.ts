@@ -181,7 +181,7 @@ async function measure(title: string, urls: Record<TargetName, string>, pids: Re
     console.log(`${LABEL[name].padEnd(16)}${s.reqPerSec.toFixed(0).padStart(14)}${s.p50.toFixed(2).padStart(9)}${s.p99.toFixed(2).padStart(9)}${(s.cpu === undefined ? '-' : s.cpu.toFixed(1)).padStart(13)}${String(s.requests).padStart(11)}${String(s.bad).padStart(17)}`);
   }
   const paired = (ref: TargetName) => rounds.procenv.map((x, i) => x.reqPerSec / rounds[ref][i]!.reqPerSec);
-  console.log(`per-round req/s ratios procenv / Koa: ${paired('koa').map((x) => x.toFixed(2)).join(', ')}; procenv / bare: ${paired('bare').map((x) => x.toFixed(2)).join(', ')}`);
+  console.log(`per-round req/s ratios procenv / Koa: ${paired('koa').map((x) => x.toFixed(2)).join(', ')} (median ${median(paired('koa')).toFixed(2)}); procenv / bare: ${paired('bare').map((x) => x.toFixed(2)).join(', ')}`);
   return result;
 }
 

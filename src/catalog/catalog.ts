@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
 import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from 'pino';
 import { ConflictError, UnreadableFileError } from '../domain/errors.ts';
@@ -14,7 +14,7 @@ import {
 } from './files.ts';
 import { FolderGuard } from './folder-guard.ts';
 import { ProblemList, type FolderProblem } from './problems.ts';
-import { fileKey, parseSnapshot, type PackageCounts, type ParsedSnapshot } from './snapshot-read.ts';
+import { fileKey, parseSnapshot, type PackageCounts, type ParsedSnapshot, type ReadAheadMessage } from './snapshot-read.ts';
 import { folderProblem, readTenantFile } from './tenant-files.ts';
 
 /** What the service knows of one processor's packagesInfo.json, parsed once per change of the file. */
@@ -69,8 +69,8 @@ export class ProcessorCatalog extends EventEmitter {
   private readonly claimants = new Map<string, Set<string>>();
   private readonly guard: FolderGuard;
   private stopped = false;
-  /** The read-ahead under way (see readAhead), and its worker while it runs. */
   private readonly readAheadOn: boolean;
+  /** The read-ahead under way (see readAhead), and its worker while it runs. */
   private readingAhead?: Promise<void>;
   private aheadWorker?: Worker;
   private watcher?: FSWatcher;
@@ -152,8 +152,8 @@ export class ProcessorCatalog extends EventEmitter {
       await new Promise<void>((resolve, reject) => {
         worker.on('error', reject);
         worker.on('exit', (code) => (this.stopped ? resolve() : reject(new Error(`the read-ahead worker exited with ${code}`))));
-        worker.on('message', (msg: { done?: true; name: string; key?: string; bytes?: Uint8Array; counts?: PackageCounts; managerVersion?: ManagerVersion }) => {
-          if (msg.done) return resolve();
+        worker.on('message', (msg: ReadAheadMessage | { done: true }) => {
+          if ('done' in msg) return resolve();
           if (!this.stopped) this.takeReadAhead(msg);
         });
         worker.postMessage(names.map((name) => [name, this.folderOf(name)]));
@@ -165,7 +165,7 @@ export class ProcessorCatalog extends EventEmitter {
   }
 
   /** One snapshot from the worker: kept when nothing read it meanwhile and its file is still the one read. */
-  private takeReadAhead(msg: { name: string; key?: string; bytes?: Uint8Array; counts?: PackageCounts; managerVersion?: ManagerVersion }): void {
+  private takeReadAhead(msg: ReadAheadMessage): void {
     const { name } = msg;
     if (this.snapshots.has(name) || !this.registeredKeys.has(name)) return;
     if (msg.key === undefined || !msg.bytes || !msg.counts) {

@@ -25,6 +25,16 @@ export function parseSnapshot(text: string): ParsedSnapshot {
   return { body: Buffer.from(JSON.stringify(list)), counts, ...(info.packageManager ? { managerVersion: info.packageManager } : {}) };
 }
 
+/** What the read-ahead worker sends for one processor: its snapshot, or its name alone (the catalog reads it). */
+export interface ReadAheadMessage {
+  name: string;
+  /** The file's identity before the worker read it. */
+  key?: string;
+  bytes?: Uint8Array;
+  counts?: PackageCounts;
+  managerVersion?: ManagerVersion;
+}
+
 /**
  * A processor's packagesInfo.json read and parsed for the read-ahead (a worker thread): only a regular, readable,
  * well-formed, non-empty file within the limit answers; anything else is undefined and left to the catalog, which
