@@ -45,6 +45,8 @@ const { values: opts } = parseArgs({
 const ROUNDS = integerOption(opts, 'rounds');
 const DURATION = integerOption(opts, 'duration');
 const WARMUP = integerOption(opts, 'warmup');
+/** Seconds of load on a server just before each of its measured rounds (not counted). */
+const ROUND_WARMUP = 1;
 const CONNECTIONS = integerOption(opts, 'connections');
 const PACKAGES = integerOption(opts, 'packages');
 /** Servers on one core, wrk on the other (unless --no-pin, or the machine cannot). */
@@ -168,6 +170,9 @@ async function measure(title: string, urls: Record<TargetName, string>, pids: Re
     // Rotate which target goes first, so that none always follows another.
     const order = TARGETS.map((_, i) => TARGETS[(i + r) % TARGETS.length]!);
     for (const name of order) {
+      // A server idle while the others were measured has had its heap reduced by V8 (a "reduce" mark-compact, a
+      // smaller young generation): a second of load first, so that each round measures a server under load.
+      await load(urls[name], headers, ROUND_WARMUP);
       const round = await load(urls[name], headers, DURATION, pids[name]);
       rounds[name].push(round);
       const cpu = round.cpuUsPerReq === undefined ? '' : `  CPU ${round.cpuUsPerReq.toFixed(1)} µs/req`;
@@ -227,7 +232,7 @@ async function main(): Promise<number> {
     const pids = { procenv: procenv.child.pid, koa: koa.child.pid, bare: bare.child.pid };
 
     await verify(urls, auth, answer);
-    console.log(`node ${process.version}; ${wrkBinary} -t1 -c${CONNECTIONS}, warm-up ${WARMUP} s, ${ROUNDS} rounds × ${DURATION} s per server, rotated; ${PIN ? `servers on CPU ${PIN.server}, wrk on CPU ${PIN.load}` : 'not pinned to CPUs'}`);
+    console.log(`node ${process.version}; ${wrkBinary} -t1 -c${CONNECTIONS}, warm-up ${WARMUP} s, ${ROUNDS} rounds × ${DURATION} s per server (each after ${ROUND_WARMUP} s of load), rotated; ${PIN ? `servers on CPU ${PIN.server}, wrk on CPU ${PIN.load}` : 'not pinned to CPUs'}`);
     console.log(`listPackages: ${PACKAGES} packages, ${answer.body.length} bytes${answer.gzipped ? ` (${answer.gzipped.length} gzipped)` : ''}, ${answer.contentType}${answer.etag ? `, ETag ${answer.etag}` : ', no ETag'}; the three servers answer identical bodies; procenv answers 401 without the token`);
 
     const plain = await measure('plain answer', urls, pids, { ...auth, 'accept-encoding': 'identity' });
