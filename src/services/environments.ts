@@ -101,13 +101,14 @@ export class EnvironmentService {
    * seen up to a second late. Unknown names are not kept.
    */
   private async processorByName(name: string): Promise<Processor | undefined> {
-    const now = Date.now();
-    const hit = this.processorCache.get(name);
-    if (hit && now - hit.at < PROCESSOR_CACHE_MS) return hit.processor;
+    const cached = this.cachedProcessor(name);
+    if (cached) return cached;
+    // Its age counts from before the read: the record is never trusted longer than the cache's second.
+    const asked = Date.now();
     const processor = await this.store.findProcessorByName(name);
     if (processor) {
       if (this.processorCache.size >= 10_000) this.processorCache.clear();
-      this.processorCache.set(name, { processor, at: now });
+      this.processorCache.set(name, { processor, at: asked });
     } else {
       this.processorCache.delete(name);
     }
@@ -154,9 +155,14 @@ export class EnvironmentService {
 
   /** Whether the cache alone says the caller may read the processor (false: ask the store, as processorForRead does). */
   private readableNow(caller: Caller, name: string): boolean {
+    const processor = this.cachedProcessor(name);
+    return processor !== undefined && canAccess(caller, processor, undefined);
+  }
+
+  /** The processor's record when it was read from the store within PROCESSOR_CACHE_MS. */
+  private cachedProcessor(name: string): Processor | undefined {
     const hit = this.processorCache.get(name);
-    if (!hit || Date.now() - hit.at >= PROCESSOR_CACHE_MS) return false;
-    return canAccess(caller, hit.processor, undefined);
+    return hit && Date.now() - hit.at < PROCESSOR_CACHE_MS ? hit.processor : undefined;
   }
 
   /**
