@@ -9,6 +9,7 @@ import { isValidNodeCode, withoutCredentials } from './domain/cluster.ts';
 import { createLogger } from './logger.ts';
 import { startService } from './main.ts';
 import { openStore } from './store/open.ts';
+import { settleHeap } from './util/settle-heap.ts';
 import type { Store } from './store/types.ts';
 
 const USAGE = `usage: procenv <command>
@@ -63,6 +64,15 @@ async function serve(config: Config, demo: boolean): Promise<void> {
   // service logs it and keeps serving rather than exiting with operations half-recorded.
   process.on('unhandledRejection', (reason) => service.log.error({ err: reason }, 'unhandled promise rejection; the service keeps running'));
   if (seeded) service.log.info({ from: SAMPLES_DIR, to: config.processorsDir }, 'sample processors copied');
+  // Once start-up's burst is over (every snapshot read ahead, the watcher ready), the heap it grew is given back.
+  // Here and not in startService: the process is procenv's own (tests run many services in one process).
+  service.catalog.watched().then(() => {
+    const settled = settleHeap();
+    if (settled) {
+      const mb = (bytes: number) => Math.round(bytes / 1048576);
+      service.log.info({ ms: Math.round(settled.ms), heapMb: mb(settled.heapAfter), heapMbBefore: mb(settled.heapBefore), newSpaceMb: mb(settled.newSpaceAfter), newSpaceMbBefore: mb(settled.newSpaceBefore) }, 'heap settled after start-up');
+    }
+  }).catch((err) => service.log.warn({ err }, 'heap not settled after start-up'));
   for (const unknown of unknownEnvironmentVariables()) {
     service.log.warn(unknown, `${unknown.variable} is not a procenv setting and is ignored${unknown.didYouMean ? `; did you mean ${unknown.didYouMean}?` : ''}`);
   }
