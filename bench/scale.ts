@@ -1,6 +1,7 @@
 /**
  * bench/scale: one node with many processors. 1,000 processor folders of 300 packages each (WASDI's Java form),
- * embedded store, procenv as users run it (`node dist/cli.js serve`, compiled JavaScript, info logs to a file).
+ * embedded store, procenv as users run it: the installed `procenv serve` (bin/procenv.js through its #! line, with the
+ * service's node flags, running the compiled JavaScript of dist/).
  * Reported next to a reference measured in the same run (bench/servers/scale-reference.mjs: a plain Node process
  * that reads, parses and keeps every processor's answer as a Buffer, the floor):
  *   - start-up: from the process's spawn until every processor answers listPackages 200 with its packages, polled
@@ -21,7 +22,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createSession } from '../src/cli.ts';
@@ -148,11 +149,14 @@ async function pollAll(port: number, count: number, token: string, t0: number, f
 async function runProcenv(root: string, count: number, token: string, dataDir: string, processorsDir: string, measureChanges: boolean): Promise<ProcenvRun> {
   const port = await freePort();
   const t0 = performance.now();
-  const profile = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
-  const child = spawn(process.execPath, [...profile, join(REPO, 'dist', 'cli.js'), 'serve'], {
+  // The installed command itself, run through its #! line (and so with its node flags) by the node running this bench.
+  const child = spawn(join(REPO, 'bin', 'procenv.js'), ['serve'], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PROCENV_PORT: String(port), PROCENV_DATA_DIR: dataDir, PROCENV_PROCESSORS_DIR: processorsDir },
+    env: {
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`, HOME: process.env.HOME, PROCENV_PORT: String(port), PROCENV_DATA_DIR: dataDir, PROCENV_PROCESSORS_DIR: processorsDir,
+      ...opts.profile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profile}` } : {},
+    },
   });
   try {
     let firstMs = Number.NaN;
