@@ -1,6 +1,6 @@
 /**
  * bench/scale: one node with many processors. 1,000 processor folders of 300 packages each (WASDI's Java form),
- * embedded store, procenv as users run it: the installed `procenv serve` (bin/procenv.js through its #! line, with the
+ * embedded store, procenv as users run it: the installed `procenv serve` (bin/procenv.js run as a command, with the
  * service's node flags, running the compiled JavaScript of dist/).
  * Reported next to a reference measured in the same run (bench/servers/scale-reference.mjs: a plain Node process
  * that reads, parses and keeps every processor's answer as a Buffer, the floor):
@@ -149,7 +149,7 @@ async function pollAll(port: number, count: number, token: string, t0: number, f
 async function runProcenv(root: string, count: number, token: string, dataDir: string, processorsDir: string, measureChanges: boolean): Promise<ProcenvRun> {
   const port = await freePort();
   const t0 = performance.now();
-  // The installed command itself, run through its #! line (and so with its node flags) by the node running this bench.
+  // The installed command itself, run as a command (its launcher lines add its node flags) by the node running this bench.
   const child = spawn(join(REPO, 'bin', 'procenv.js'), ['serve'], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -24,7 +24,7 @@ compiledTest(`bin/procenv.js serves from dist/: it listens, answers, settles its
   const root = mkdtempSync(join(tmpdir(), 'procenv-compiled-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   cpSync(SAMPLES_DIR, join(root, 'processors'), { recursive: true });
-  // Run as the installed command is: through its #! line, by the node this test runs on.
+  // Run as the installed command is (its /bin/sh launcher lines exec `node` from PATH: the node this test runs on).
   const child = spawn(join(REPO, 'bin', 'procenv.js'), ['serve'], {
     cwd: root,
     env: {
@@ -50,7 +50,7 @@ compiledTest(`bin/procenv.js serves from dist/: it listens, answers, settles its
       }
     });
   });
-  // The #! line's node flag (the young generation's cap) is on the service's command line.
+  // The launcher's node flag (the young generation's cap) is on the service's command line.
   t.true(readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=8'));
   const res = await got(`${url}/packageManager/listPackages?name=sample_pip`, { throwHttpErrors: false, retry: { limit: 0 } });
   t.is(res.statusCode, 401, 'the compiled service answers, and asks for a session');
