@@ -9,8 +9,8 @@ import { isValidNodeCode, withoutCredentials } from './domain/cluster.ts';
 import { createLogger } from './logger.ts';
 import { startService } from './main.ts';
 import { openStore } from './store/open.ts';
-import { settleHeap } from './util/settle-heap.ts';
 import type { Store } from './store/types.ts';
+import { settleHeap } from './util/settle-heap.ts';
 
 const USAGE = `usage: procenv <command>
   serve [--demo]                                      run the service (--demo: the sample processors copied into an
