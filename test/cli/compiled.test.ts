@@ -37,9 +37,14 @@ compiledTest(`bin/procenv.js serves from dist/: it listens, answers, settles its
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
-  const settled = new Promise<Record<string, unknown>>((resolve) => lines.on('line', (line) => {
-    if (line.includes('heap settled after start-up')) resolve(JSON.parse(line) as Record<string, unknown>);
-  }));
+  const settled = new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "heap settled" line within 60 s; stderr: ${stderr}`)), 60_000);
+    lines.on('line', (line) => {
+      if (!line.includes('heap settled after start-up')) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as Record<string, unknown>);
+    });
+  });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "listening" line within 60 s; stderr: ${stderr}`)), 60_000);
     lines.on('line', (line) => {
