@@ -1,9 +1,10 @@
 /**
  * bench/list-packages: GET /packageManager/listPackages (authenticated, a processor of 1,000 packages, an 89 KB
- * answer) driven by wrk against three servers in one run, rounds alternated:
+ * answer) driven by wrk against four servers in one run, rounds alternated:
  *   - procenv;
  *   - a minimal Koa app (koa and @koa/router, one route answering the same Buffer): the floor of any Koa service;
- *   - a bare node:http server sending the same bytes.
+ *   - a bare node:http server sending the same bytes;
+ *   - WASDI's way (plain answer only): a node:http server that reads and parses the file for every request.
  * Targets: procenv at least 0.9 × the Koa app in req/s and at most 1.15 × its server CPU µs per request (from
  * /proc, which moves less than req/s on a shared machine); the ratio to bare node:http is printed beside them.
  * When procenv answers with an ETag, the 304 path (If-None-Match) and the gzip path (Accept-Encoding: gzip) are
@@ -75,9 +76,11 @@ interface Round extends WrkResult {
   cpuUsPerReq?: number;
 }
 
-type TargetName = 'procenv' | 'koa' | 'bare';
+type TargetName = 'procenv' | 'koa' | 'bare' | 'wasdi';
+/** The servers measured for every request shape; WASDI's way answers the plain one only (no ETag, no gzip). */
 const TARGETS: TargetName[] = ['procenv', 'koa', 'bare'];
-const LABEL: Record<TargetName, string> = { procenv: 'procenv', koa: 'minimal Koa', bare: 'bare node:http' };
+const LABEL: Record<TargetName, string> = { procenv: 'procenv', koa: 'minimal Koa', bare: 'bare node:http', wasdi: "WASDI's way" };
+type Summaries = Record<'procenv' | 'koa' | 'bare', Summary> & { wasdi?: Summary };
 
 async function load(url: string, headers: Record<string, string>, seconds: number, pid?: number): Promise<Round> {
   const cpuBefore = cpuSeconds(pid);
@@ -122,7 +125,7 @@ async function fetchAnswer(url: string, headers: Record<string, string>): Promis
 
 async function verify(urls: Record<TargetName, string>, headers: Record<string, string>, expected: Answer): Promise<void> {
   const problems: string[] = [];
-  for (const name of TARGETS) {
+  for (const name of [...TARGETS, 'wasdi'] as const) {
     const res = await fetch(urls[name], { headers: { ...headers, 'accept-encoding': 'identity' } });
     const body = Buffer.from(await res.arrayBuffer());
     if (res.status !== 200) problems.push(`${name} answered ${res.status}`);
@@ -161,14 +164,14 @@ function summary(rs: Round[]): Summary {
   };
 }
 
-/** Alternated rounds of one request shape against the three servers; prints each round and the medians. */
-async function measure(title: string, urls: Record<TargetName, string>, pids: Record<TargetName, number | undefined>, headers: Record<string, string>): Promise<Record<TargetName, Summary>> {
+/** Alternated rounds of one request shape against the servers named; prints each round and the medians. */
+async function measure(title: string, urls: Record<TargetName, string>, pids: Record<TargetName, number | undefined>, headers: Record<string, string>, names: TargetName[] = TARGETS): Promise<Summaries> {
   console.log(`\n== ${title}`);
-  for (const name of TARGETS) await load(urls[name], headers, WARMUP);
-  const rounds: Record<TargetName, Round[]> = { procenv: [], koa: [], bare: [] };
+  for (const name of names) await load(urls[name], headers, WARMUP);
+  const rounds: Record<TargetName, Round[]> = { procenv: [], koa: [], bare: [], wasdi: [] };
   for (let r = 0; r < ROUNDS; r++) {
     // Rotate which target goes first, so that none always follows another.
-    const order = TARGETS.map((_, i) => TARGETS[(i + r) % TARGETS.length]!);
+    const order = names.map((_, i) => names[(i + r) % names.length]!);
     for (const name of order) {
       // A server idle while the others were measured has had its heap reduced by V8 (a "reduce" mark-compact, a
       // smaller young generation): a second of load first, so that each round measures a server under load.
@@ -179,14 +182,18 @@ async function measure(title: string, urls: Record<TargetName, string>, pids: Re
       console.log(`round ${r + 1} ${LABEL[name].padEnd(15)} ${round.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${round.p50.toFixed(2)} ms  p99 ${round.p99.toFixed(2)} ms${cpu}  non-2xx ${round.non2xx}  errors ${round.errors}`);
     }
   }
-  const result = { procenv: summary(rounds.procenv), koa: summary(rounds.koa), bare: summary(rounds.bare) };
+  const result: Summaries = {
+    procenv: summary(rounds.procenv), koa: summary(rounds.koa), bare: summary(rounds.bare),
+    ...(names.includes('wasdi') ? { wasdi: summary(rounds.wasdi) } : {}),
+  };
   console.log('\n                req/s (median)   p50 ms   p99 ms   CPU µs/req   requests   non-2xx+errors');
-  for (const name of TARGETS) {
-    const s = result[name];
+  for (const name of names) {
+    const s = result[name]!;
     console.log(`${LABEL[name].padEnd(16)}${s.reqPerSec.toFixed(0).padStart(14)}${s.p50.toFixed(2).padStart(9)}${s.p99.toFixed(2).padStart(9)}${(s.cpu === undefined ? '-' : s.cpu.toFixed(1)).padStart(13)}${String(s.requests).padStart(11)}${String(s.bad).padStart(17)}`);
   }
   const paired = (ref: TargetName) => rounds.procenv.map((x, i) => x.reqPerSec / rounds[ref][i]!.reqPerSec);
-  console.log(`per-round req/s ratios procenv / Koa: ${paired('koa').map((x) => x.toFixed(2)).join(', ')} (median ${median(paired('koa')).toFixed(2)}); procenv / bare: ${paired('bare').map((x) => x.toFixed(2)).join(', ')}`);
+  console.log(`per-round req/s ratios procenv / Koa: ${paired('koa').map((x) => x.toFixed(2)).join(', ')} (median ${median(paired('koa')).toFixed(2)}); procenv / bare: ${paired('bare').map((x) => x.toFixed(2)).join(', ')}`
+    + (result.wasdi ? `; procenv / WASDI's way: ${paired('wasdi').map((x) => x.toFixed(0)).join(', ')}` : ''));
   return result;
 }
 
@@ -228,24 +235,27 @@ async function main(): Promise<number> {
     children.push(koa.child);
     const bare = await startChild('bare-server.ts', [bodyFile, answer.contentType, ...extra], [], {}, PIN?.server);
     children.push(bare.child);
-    const urls = { procenv: procenv.url + path, koa: koa.url + path, bare: bare.url + path };
-    const pids = { procenv: procenv.child.pid, koa: koa.child.pid, bare: bare.child.pid };
+    const wasdi = await startChild('wasdi-way-server.ts', [processorsDir, answer.contentType], [], {}, PIN?.server);
+    children.push(wasdi.child);
+    const urls = { procenv: procenv.url + path, koa: koa.url + path, bare: bare.url + path, wasdi: wasdi.url + path };
+    const pids = { procenv: procenv.child.pid, koa: koa.child.pid, bare: bare.child.pid, wasdi: wasdi.child.pid };
 
     await verify(urls, auth, answer);
     console.log(`node ${process.version}; ${wrkBinary} -t1 -c${CONNECTIONS}, warm-up ${WARMUP} s, ${ROUNDS} rounds × ${DURATION} s per server (each after ${ROUND_WARMUP} s of load), rotated; ${PIN ? `servers on CPU ${PIN.server}, wrk on CPU ${PIN.load}` : 'not pinned to CPUs'}`);
-    console.log(`listPackages: ${PACKAGES} packages, ${answer.body.length} bytes${answer.gzipped ? ` (${answer.gzipped.length} gzipped)` : ''}, ${answer.contentType}${answer.etag ? `, ETag ${answer.etag}` : ', no ETag'}; the three servers answer identical bodies; procenv answers 401 without the token`);
+    console.log(`listPackages: ${PACKAGES} packages, ${answer.body.length} bytes${answer.gzipped ? ` (${answer.gzipped.length} gzipped)` : ''}, ${answer.contentType}${answer.etag ? `, ETag ${answer.etag}` : ', no ETag'}; the four servers answer identical bodies; procenv answers 401 without the token`);
 
-    const plain = await measure('plain answer', urls, pids, { ...auth, 'accept-encoding': 'identity' });
-    const extraPaths: [string, Record<TargetName, Summary>][] = [];
+    const plain = await measure('plain answer', urls, pids, { ...auth, 'accept-encoding': 'identity' }, [...TARGETS, 'wasdi']);
+    const extraPaths: [string, Summaries][] = [];
     if (answer.etag) extraPaths.push(['304 (If-None-Match)', await measure('304: If-None-Match with the current ETag', urls, pids, { ...auth, 'if-none-match': answer.etag })]);
     if (answer.gzipped) extraPaths.push(['gzip', await measure('gzip: Accept-Encoding: gzip', urls, pids, { ...auth, 'accept-encoding': 'gzip' })]);
 
     const all = [plain, ...extraPaths.map(([, s]) => s)];
-    const bad = all.reduce((n, s) => n + TARGETS.reduce((m, t) => m + s[t].bad, 0), 0);
+    const bad = all.reduce((n, s) => n + Object.values(s).reduce((m: number, x: Summary) => m + x.bad, 0), 0);
     console.log('\n== ratios (medians)');
     for (const [label, s] of [['plain', plain] as const, ...extraPaths]) {
       const cpu = s.procenv.cpu !== undefined && s.koa.cpu !== undefined ? `, CPU ${(s.procenv.cpu / s.koa.cpu).toFixed(2)} × Koa` : '';
-      console.log(`${label.padEnd(20)} procenv / Koa ${(s.procenv.reqPerSec / s.koa.reqPerSec).toFixed(2)} req/s${cpu}; procenv / bare node:http ${(s.procenv.reqPerSec / s.bare.reqPerSec).toFixed(2)} req/s`);
+      const wasdiWay = s.wasdi ? `; procenv / WASDI's way ${(s.procenv.reqPerSec / s.wasdi.reqPerSec).toFixed(0)} × req/s` : '';
+      console.log(`${label.padEnd(20)} procenv / Koa ${(s.procenv.reqPerSec / s.koa.reqPerSec).toFixed(2)} req/s${cpu}; procenv / bare node:http ${(s.procenv.reqPerSec / s.bare.reqPerSec).toFixed(2)} req/s${wasdiWay}`);
     }
     if (bad > 0) {
       console.log(`\nINVALID: ${bad} non-2xx responses or errors during the run`);

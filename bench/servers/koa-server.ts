@@ -6,8 +6,7 @@
  * Prints one JSON line `{ "url": … }` on stdout once it listens.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { REQUEST_ID, referenceAnswer } from './reference-answer.ts';
+import { REQUEST_ID, listenAsReference, referenceAnswer } from './reference-answer.ts';
 import Router from '@koa/router';
 import Koa from 'koa';
 
@@ -35,13 +34,4 @@ router.get('/packageManager/listPackages', (ctx) => {
 });
 app.use(router.routes());
 const server = createServer(app.callback());
-server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => {
-  const { port } = server.address() as AddressInfo;
-  process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
-});
-process.once('SIGTERM', () => {
-  server.close(() => process.exit(0));
-  server.closeIdleConnections();
-  server.closeAllConnections();
-});
+listenAsReference(server);

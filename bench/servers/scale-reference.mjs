@@ -8,6 +8,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listPackagesAnswer } from './list-answer.mjs';
 
 const [dir] = process.argv.slice(2);
 if (!dir) {
@@ -19,14 +20,7 @@ const answers = new Map();
 let bytes = 0;
 for (const name of readdirSync(dir)) {
   const info = JSON.parse(readFileSync(join(dir, name, 'packagesInfo.json'), 'utf8'));
-  const list = [...(info.outdated ?? []), ...(info.uptodate ?? []), ...(info.all ?? [])].map((p) => {
-    const out = {};
-    for (const [k, v] of Object.entries(p)) if (v !== null) out[k] = v;
-    return out;
-  });
-  const keyed = list.map((pkg, i) => ({ pkg, key: pkg.packageName.toLowerCase(), i }));
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.i - b.i));
-  const body = Buffer.from(JSON.stringify(keyed.map((k) => k.pkg)));
+  const body = Buffer.from(listPackagesAnswer(info));
   bytes += body.length;
   answers.set(name, body);
 }
